@@ -1,0 +1,197 @@
+/*
+ * lanes.h — the one public header of liblanes, a C HTTP/1.1 server framework in
+ * which every route names the lane it runs in.
+ *
+ * Read this file top to bottom: it is the API reference.
+ *
+ *   lane            runs on                              may it block?
+ *   LANES_LOOP      the worker's event-loop thread,      no: a blocking call stalls every
+ *                   as a stackful coroutine              connection of the worker
+ *   LANES_THREAD    a bounded thread pool (--threads)    yes
+ *   LANES_PROCESS   a pool of helper processes           yes (not yet available: -ENOTSUP)
+ *   LANES_JOB       job runners reading a durable queue  yes (not yet available: -ENOTSUP)
+ *
+ * The same calls work in every lane with the meaning the lane gives them:
+ * lanes_sleep() suspends only the coroutine in LANES_LOOP and blocks the thread in
+ * LANES_THREAD; lanes_yield() lets other ready coroutines run (a no-op off the loop);
+ * lanes_run_in_thread() offloads to the pool from the loop and calls directly elsewhere.
+ *
+ * Functions that can fail return 0 or a negative errno-style code;
+ * lanes_strerror() turns a code into text.
+ */
+#ifndef LANES_H
+#define LANES_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LANES_VERSION "0.1.0"
+
+typedef struct lanes_app lanes_app;
+typedef struct lanes_req lanes_req;
+
+typedef enum {
+    LANES_LOOP = 0,
+    LANES_THREAD = 1,
+    LANES_PROCESS = 2,
+    LANES_JOB = 3,
+} lanes_lane;
+
+typedef void (*lanes_handler)(lanes_req *req);
+
+/* ---- application and routes ------------------------------------------------ */
+
+lanes_app *lanes_app_new(void);
+void lanes_app_free(lanes_app *app);
+
+/*
+ * Optional per-route settings. Zero-initialise and set what you need.
+ *
+ * query: the query parameters the route takes, as "name:type" items separated by
+ *        commas, type one of int, double, str (e.g. "s:double,n:int"). They are
+ *        validated before the handler runs: a present value of the wrong type
+ *        answers 422 without calling the handler. They also document the route.
+ * max_concurrency: at most this many requests of this route run at once; the
+ *        rest wait in order (0 = no per-route limit; the lane's own bound still
+ *        applies). Starlette shares one limiter between every sync route; here a
+ *        slow route can be fenced off without starving the others.
+ */
+typedef struct {
+    const char *summary;
+    const char *query;
+    int max_concurrency;
+} lanes_route_opts;
+
+/*
+ * Registers handler for method + pattern in lane. Patterns are absolute paths
+ * whose segments may be parameters: "/fib/{n:int}", "/items/{id}", "/f/{x:double}".
+ * A typed path parameter that does not parse answers 422 before the handler runs.
+ * Returns 0, -EINVAL (bad pattern or method), -EEXIST (same method and pattern
+ * already registered), -ENOTSUP (lane not available yet), -ENOMEM.
+ */
+int lanes_route(lanes_app *app, const char *method, const char *pattern,
+                lanes_handler handler, lanes_lane lane);
+int lanes_route_ex(lanes_app *app, const char *method, const char *pattern,
+                   lanes_handler handler, lanes_lane lane, const lanes_route_opts *opts);
+int lanes_get(lanes_app *app, const char *pattern, lanes_handler h, lanes_lane lane);
+int lanes_post(lanes_app *app, const char *pattern, lanes_handler h, lanes_lane lane);
+int lanes_put(lanes_app *app, const char *pattern, lanes_handler h, lanes_lane lane);
+int lanes_patch(lanes_app *app, const char *pattern, lanes_handler h, lanes_lane lane);
+int lanes_delete(lanes_app *app, const char *pattern, lanes_handler h, lanes_lane lane);
+
+/*
+ * Parses the command line (--help lists every flag), serves until SIGINT or
+ * SIGTERM, then drains: stops accepting, lets in-flight requests finish (bounded
+ * by --graceful-timeout) and returns 0. Returns 2 on a bad flag (after printing
+ * why), 1 when the server cannot start (port in use, ...). Frees app.
+ */
+int lanes_main(lanes_app *app, int argc, char **argv);
+
+/* ---- the request ----------------------------------------------------------- */
+
+const char *lanes_method(const lanes_req *req);      /* "GET", "POST", ... */
+const char *lanes_path(const lanes_req *req);        /* decoded path, no query */
+const char *lanes_query_string(const lanes_req *req);/* raw query, "" if none */
+const char *lanes_route_pattern(const lanes_req *req);/* "/fib/{n:int}" */
+lanes_lane lanes_req_lane(const lanes_req *req);
+/* Header value by case-insensitive name, NULL when absent. */
+const char *lanes_header(const lanes_req *req, const char *name);
+/* Request body (not NUL-terminated; may contain NULs), NULL and 0 when empty. */
+const void *lanes_body(const lanes_req *req, size_t *len);
+
+/*
+ * Parameters. Path parameters always exist once the route matched; query
+ * parameters may be absent, and then the default is returned. A value that is
+ * present but of the wrong type records a 422 error naming the parameter: the
+ * default is returned, lanes_failed() becomes true, and whatever the handler
+ * answers is replaced by the 422. Declaring the query in lanes_route_opts makes
+ * the check happen before the handler runs instead.
+ */
+const char *lanes_path_param(const lanes_req *req, const char *name);
+long long lanes_path_int(lanes_req *req, const char *name);
+double lanes_path_double(lanes_req *req, const char *name);
+/* Decoded query value, or NULL when absent. Valid until the request ends. */
+const char *lanes_query(lanes_req *req, const char *name);
+long long lanes_query_int(lanes_req *req, const char *name, long long def);
+double lanes_query_double(lanes_req *req, const char *name, double def);
+const char *lanes_query_str(lanes_req *req, const char *name, const char *def);
+int lanes_failed(const lanes_req *req);
+
+/* ---- the response ---------------------------------------------------------- */
+/*
+ * One response per request; a second call replaces the first. Headers added with
+ * lanes_set_header() are kept. Every function copies what it is given. A handler
+ * that returns without answering gets a 500 naming its route.
+ */
+int lanes_send(lanes_req *req, int status, const char *content_type,
+               const void *body, size_t len);
+int lanes_json(lanes_req *req, int status, const char *json);
+int lanes_jsonf(lanes_req *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int lanes_text(lanes_req *req, int status, const char *text);
+int lanes_status(lanes_req *req, int status);        /* empty body */
+/* Answers {"detail": msg} with status, as FastAPI's HTTPException does. */
+int lanes_error(lanes_req *req, int status, const char *msg);
+/* Adds a response header. Names and values with CR/LF are refused (-EINVAL). */
+int lanes_set_header(lanes_req *req, const char *name, const char *value);
+
+/* ---- lanes ----------------------------------------------------------------- */
+
+/* LOOP: suspends this coroutine for s seconds. Elsewhere: blocks this thread. */
+void lanes_sleep(lanes_req *req, double seconds);
+/* LOOP: lets other ready coroutines and I/O run, then continues. Elsewhere: no-op. */
+void lanes_yield(lanes_req *req);
+/* LOOP: runs fn(arg) on the thread pool and resumes with its result.
+ * Elsewhere: calls fn(arg) directly. */
+void *lanes_run_in_thread(lanes_req *req, void *(*fn)(void *arg), void *arg);
+
+/* ---- JSON writer ----------------------------------------------------------- */
+/*
+ * A small streaming writer with correct escaping (control characters, quotes,
+ * backslash; invalid UTF-8 becomes U+FFFD). Commas are placed for you.
+ *
+ *   lanes_jw w; lanes_jw_init(&w);
+ *   lanes_jw_obj(&w); lanes_jw_key(&w, "name"); lanes_jw_str(&w, s); lanes_jw_end(&w);
+ *   lanes_json_jw(req, 200, &w);     (sends, then frees the writer's memory)
+ */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    uint64_t stack;   /* one bit per nesting level: 1 = object */
+    uint64_t first;   /* one bit per nesting level: no element written yet */
+    int depth;
+    int after_key;
+    int err;          /* first error (-ENOMEM, -EINVAL on misuse); sticky */
+} lanes_jw;
+
+void lanes_jw_init(lanes_jw *w);
+void lanes_jw_free(lanes_jw *w);
+void lanes_jw_obj(lanes_jw *w);
+void lanes_jw_arr(lanes_jw *w);
+void lanes_jw_end(lanes_jw *w);
+void lanes_jw_key(lanes_jw *w, const char *key);
+void lanes_jw_str(lanes_jw *w, const char *s);
+void lanes_jw_strn(lanes_jw *w, const char *s, size_t n);
+void lanes_jw_int(lanes_jw *w, long long v);
+void lanes_jw_double(lanes_jw *w, double v);   /* NaN/Inf become null */
+void lanes_jw_bool(lanes_jw *w, int v);
+void lanes_jw_null(lanes_jw *w);
+/* Inserts already-valid JSON text as one value. */
+void lanes_jw_raw(lanes_jw *w, const char *json);
+int lanes_json_jw(lanes_req *req, int status, lanes_jw *w);
+
+/* ---- misc ------------------------------------------------------------------ */
+
+const char *lanes_strerror(int err);
+/* Seconds since the Unix epoch, microsecond resolution. */
+double lanes_time(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LANES_H */

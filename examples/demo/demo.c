@@ -1,0 +1,404 @@
+/*
+ * demo.c — lanes-demo: every endpoint of the seed experiments (../shared/seeds),
+ * each in the lane its experiment names. Durations and sizes come from query
+ * parameters so tests and the lab can keep them short; every answer is JSON
+ * with the worker pid and start/end wall-clock timestamps (seconds since the
+ * epoch), which the lab uses to draw per-request timelines.
+ *
+ * The handler bodies are deliberately plain: the same body in another lane is
+ * the experiment. A LOOP handler that calls usleep() blocks the whole worker —
+ * that is what /blockwait and /delay/block are for.
+ */
+#include <lanes.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- answering ------------------------------------------------------------- */
+
+/* Starts the common answer: {"pid":..,"start":..,"end":.., then the caller adds
+ * its own fields and calls done(). */
+static void begin(lanes_jw *w, double start)
+{
+    lanes_jw_init(w);
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "pid");
+    lanes_jw_int(w, (long long)getpid());
+    lanes_jw_key(w, "start");
+    lanes_jw_double(w, start);
+    lanes_jw_key(w, "end");
+    lanes_jw_double(w, lanes_time());
+}
+
+static void done(lanes_req *req, lanes_jw *w)
+{
+    lanes_jw_end(w);
+    lanes_json_jw(req, 200, w);
+}
+
+static void answer_duration(lanes_req *req, double start, double s)
+{
+    lanes_jw w;
+    begin(&w, start);
+    lanes_jw_key(&w, "duration");
+    lanes_jw_double(&w, s);
+    done(req, &w);
+}
+
+/* A duration from ?s=, bounded so a typo cannot park a thread for a day. */
+static double seconds_param(lanes_req *req, double def)
+{
+    double s = lanes_query_double(req, "s", def);
+    if (s < 0 || s > 60) {
+        lanes_error(req, 422, "s must be between 0 and 60 seconds");
+        return -1;
+    }
+    return s;
+}
+
+static void block_for(double s)
+{
+    usleep((useconds_t)(s * 1e6));
+}
+
+/* ---- hello and waits (seeds 000, 002, 003) ---------------------------------- */
+
+static void hello(lanes_req *req)
+{
+    lanes_jw w;
+    begin(&w, lanes_time());
+    lanes_jw_key(&w, "message");
+    lanes_jw_str(&w, "hello world");
+    done(req, &w);
+}
+
+/* THREAD: blocking sleep on a pool thread (FastAPI: `def` + time.sleep). */
+static void wait_sync(lanes_req *req)
+{
+    double start = lanes_time(), s = seconds_param(req, 0.05);
+    if (s < 0)
+        return;
+    block_for(s);
+    answer_duration(req, start, s);
+}
+
+/* LOOP: suspends only this coroutine (FastAPI: `async def` + asyncio.sleep). */
+static void wait_async(lanes_req *req)
+{
+    double start = lanes_time(), s = seconds_param(req, 0.05);
+    if (s < 0)
+        return;
+    lanes_sleep(req, s);
+    answer_duration(req, start, s);
+}
+
+/* LOOP + usleep: blocks the whole worker (FastAPI: `async def` + time.sleep). */
+static void wait_blocking(lanes_req *req)
+{
+    double start = lanes_time(), s = seconds_param(req, 0.05);
+    if (s < 0)
+        return;
+    block_for(s);
+    answer_duration(req, start, s);
+}
+
+/* ---- seed 002: POST /delay in three variants -------------------------------- */
+
+static void delay_block(lanes_req *req)          /* LOOP, blocks */
+{
+    wait_blocking(req);
+}
+
+static void delay_async(lanes_req *req)          /* LOOP, suspends */
+{
+    wait_async(req);
+}
+
+static void *sleep_fn(void *arg)
+{
+    block_for(*(double *)arg);
+    return NULL;
+}
+
+static void delay_threadpool(lanes_req *req)     /* LOOP, offloads the sleep */
+{
+    double start = lanes_time(), s = seconds_param(req, 0.05);
+    if (s < 0)
+        return;
+    lanes_run_in_thread(req, sleep_fn, &s);
+    answer_duration(req, start, s);
+}
+
+/* ---- seed 001: two endpoints, sync and async paths ---------------------------- */
+/* p1 is `def` (THREAD); p2 is `async def` whose body calls time.sleep, which is
+ * why the seed saw p2 requests served one after another: here p2 is a LOOP
+ * route that blocks, reproducing that finding. */
+
+static void e1_p1(lanes_req *req) { wait_sync(req); }
+
+static void e_p2(lanes_req *req) { wait_blocking(req); }
+
+static void e2_p1(lanes_req *req) { wait_sync(req); }
+
+/* ---- CPU-bound (seeds 003, 004) --------------------------------------------- */
+
+static long long fibo(int n)
+{
+    return n < 2 ? 1 : fibo(n - 1) + fibo(n - 2);
+}
+
+/* Recursion that offers the loop a turn every `every` calls (0 = never, which
+ * is what Python's `await afibo()` does: awaiting a coroutine that never
+ * suspends does not yield to the event loop). */
+typedef struct {
+    lanes_req *req;
+    long every, calls;
+} afib_ctx;
+
+static long long afibo(afib_ctx *c, int n)
+{
+    if (c->every > 0 && ++c->calls % c->every == 0)
+        lanes_yield(c->req);
+    return n < 2 ? 1 : afibo(c, n - 1) + afibo(c, n - 2);
+}
+
+static int fib_n(lanes_req *req)
+{
+    long long n = lanes_path_int(req, "n");
+    if (n < 0 || n > 50) {
+        lanes_error(req, 422, "n must be between 0 and 50");
+        return -1;
+    }
+    return (int)n;
+}
+
+static void answer_fib(lanes_req *req, double start, long long v)
+{
+    lanes_jw w;
+    begin(&w, start);
+    lanes_jw_key(&w, "fib");
+    lanes_jw_int(&w, v);
+    done(req, &w);
+}
+
+static void fib(lanes_req *req)                   /* THREAD */
+{
+    double start = lanes_time();
+    int n = fib_n(req);
+    if (n >= 0)
+        answer_fib(req, start, fibo(n));
+}
+
+static void asyncfib(lanes_req *req)              /* LOOP */
+{
+    double start = lanes_time();
+    int n = fib_n(req);
+    if (n < 0)
+        return;
+    afib_ctx c = { req, (long)lanes_query_int(req, "yield_every", 100000), 0 };
+    answer_fib(req, start, afibo(&c, n));
+}
+
+/* sum(i*i for i < n), exactly as Python computes it: 128-bit, so the answer
+ * for the seed's n = 10,000,000 (333333283333335000000) does not overflow. */
+typedef unsigned __int128 u128;
+
+static void u128_str(u128 v, char *out, size_t cap)
+{
+    char tmp[48];
+    int i = 0;
+    do {
+        tmp[i++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v && i < (int)sizeof tmp);
+    int j = 0;
+    while (i > 0 && j + 1 < (int)cap)
+        out[j++] = tmp[--i];
+    out[j] = '\0';
+}
+
+typedef struct {
+    long long n;
+    long long yield_every;     /* 0: never */
+    lanes_req *req;
+    u128 total;
+} cycle_job;
+
+static void cycle_run(cycle_job *j)
+{
+    /* volatile: keeps the compiler from replacing the loop by its closed form,
+     * which would make the CPU-bound experiment measure nothing. */
+    volatile u128 total = 0;
+    for (long long i = 0; i < j->n; i++) {
+        total += (u128)i * (u128)i;
+        if (j->yield_every > 0 && i % j->yield_every == 0)
+            lanes_yield(j->req);
+    }
+    j->total = total;
+}
+
+static int cycle_params(lanes_req *req, cycle_job *j)
+{
+    j->req = req;
+    j->yield_every = 0;
+    j->total = 0;
+    j->n = lanes_query_int(req, "n", 10000000);
+    if (j->n < 0 || j->n > 10000000000LL) {
+        lanes_error(req, 422, "n must be between 0 and 10000000000");
+        return -1;
+    }
+    return 0;
+}
+
+static void answer_total(lanes_req *req, double start, const char *key, u128 total)
+{
+    char num[48];
+    u128_str(total, num, sizeof num);
+    lanes_jw w;
+    begin(&w, start);
+    lanes_jw_key(&w, key);
+    lanes_jw_raw(&w, num);   /* an exact integer, larger than 2^64 */
+    done(req, &w);
+}
+
+/* /generator and /cycle: the seed's two `async def` loops, both blocking. */
+static void cycle(lanes_req *req)
+{
+    double start = lanes_time();
+    cycle_job j;
+    if (cycle_params(req, &j) < 0)
+        return;
+    cycle_run(&j);
+    answer_total(req, start, "total", j.total);
+}
+
+/* /cycle_sleep: yields every 100,000 iterations (asyncio.sleep(0)). */
+static void cycle_sleep(lanes_req *req)
+{
+    double start = lanes_time();
+    cycle_job j;
+    if (cycle_params(req, &j) < 0)
+        return;
+    j.yield_every = lanes_query_int(req, "every", 100000);
+    if (j.yield_every < 0)
+        j.yield_every = 0;
+    cycle_run(&j);
+    answer_total(req, start, "total", j.total);
+}
+
+static void *cycle_thread_fn(void *arg)
+{
+    cycle_run(arg);
+    return NULL;
+}
+
+/* /thread: a LOOP handler that offloads the loop (run_in_executor). */
+static void cycle_offload(lanes_req *req)
+{
+    double start = lanes_time();
+    cycle_job j;
+    if (cycle_params(req, &j) < 0)
+        return;
+    lanes_run_in_thread(req, cycle_thread_fn, &j);
+    answer_total(req, start, "result", j.total);
+}
+
+/* ---- memory (seed 000) ------------------------------------------------------- */
+
+static double rss_mb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return (double)rss * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+}
+
+static void memory(lanes_req *req)
+{
+    double start = lanes_time();
+    long long mb = lanes_query_int(req, "mb", 100);
+    if (mb < 0 || mb > 4096) {
+        lanes_error(req, 422, "mb must be between 0 and 4096");
+        return;
+    }
+    double before = rss_mb();
+    size_t bytes = (size_t)mb << 20;
+    char *p = malloc(bytes ? bytes : 1);
+    if (!p) {
+        lanes_error(req, 503, "could not allocate that much memory");
+        return;
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    for (size_t i = 0; i < bytes; i += (size_t)page)
+        p[i] = (char)i;   /* touch every page, so RSS really grows */
+    double peak = rss_mb();
+    free(p);
+    double after = rss_mb();
+    lanes_jw w;
+    begin(&w, start);
+    lanes_jw_key(&w, "mb");
+    lanes_jw_int(&w, mb);
+    lanes_jw_key(&w, "rss_mb_before");
+    lanes_jw_double(&w, before);
+    lanes_jw_key(&w, "rss_mb_peak");
+    lanes_jw_double(&w, peak);
+    lanes_jw_key(&w, "rss_mb_after");
+    lanes_jw_double(&w, after);
+    done(req, &w);
+}
+
+/* ---- routes ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *method, *pattern;
+    lanes_handler handler;
+    lanes_lane lane;
+    const char *query, *summary;
+} route;
+
+static const route routes[] = {
+    { "GET", "/", hello, LANES_LOOP, NULL, "hello world" },
+    { "GET", "/wait", wait_sync, LANES_THREAD, "s:double", "blocking sleep on a pool thread" },
+    { "GET", "/asyncwait", wait_async, LANES_LOOP, "s:double", "non-blocking sleep (coroutine)" },
+    { "GET", "/blockwait", wait_blocking, LANES_LOOP, "s:double", "blocking sleep on the loop: blocks the worker" },
+    { "POST", "/delay/block", delay_block, LANES_LOOP, "s:double", "seed 002: time.sleep in async def" },
+    { "POST", "/delay/async", delay_async, LANES_LOOP, "s:double", "seed 002: await asyncio.sleep" },
+    { "POST", "/delay/threadpool", delay_threadpool, LANES_LOOP, "s:double", "seed 002: await run_in_threadpool" },
+    { "GET", "/e1/p1", e1_p1, LANES_THREAD, "s:double", "seed 001: def, 10 s (use ?s=)" },
+    { "GET", "/e1/p2", e_p2, LANES_LOOP, "s:double", "seed 001: async def with time.sleep, 1 s" },
+    { "GET", "/e2/p1", e2_p1, LANES_THREAD, "s:double", "seed 001: def, 1 s" },
+    { "GET", "/e2/p2", e_p2, LANES_LOOP, "s:double", "seed 001: async def with time.sleep, 1 s" },
+    { "GET", "/fib/{n:int}", fib, LANES_THREAD, NULL, "recursive Fibonacci on a pool thread" },
+    { "GET", "/asyncfib/{n:int}", asyncfib, LANES_LOOP, "yield_every:int", "recursive Fibonacci on the loop, yielding" },
+    { "GET", "/generator", cycle, LANES_LOOP, "n:int", "seed 004: sum of squares on the loop (blocks)" },
+    { "GET", "/cycle", cycle, LANES_LOOP, "n:int", "seed 004: loop of squares on the loop (blocks)" },
+    { "GET", "/cycle_sleep", cycle_sleep, LANES_LOOP, "n:int,every:int", "seed 004: yields every 100,000" },
+    { "GET", "/thread", cycle_offload, LANES_LOOP, "n:int", "seed 004: offloaded to the pool" },
+    { "GET", "/cycle/thread", cycle, LANES_THREAD, "n:int", "the /cycle body in the THREAD lane" },
+    { "GET", "/memory", memory, LANES_THREAD, "mb:int", "allocates, touches and frees mb MB" },
+};
+
+int main(int argc, char **argv)
+{
+    lanes_app *app = lanes_app_new();
+    if (!app)
+        return 1;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const route *r = &routes[i];
+        lanes_route_opts o = { .summary = r->summary, .query = r->query };
+        int rc = lanes_route_ex(app, r->method, r->pattern, r->handler, r->lane, &o);
+        if (rc < 0) {
+            fprintf(stderr, "lanes-demo: cannot register %s %s: %s\n", r->method, r->pattern,
+                    lanes_strerror(rc));
+            lanes_app_free(app);
+            return 1;
+        }
+    }
+    return lanes_main(app, argc, argv);
+}

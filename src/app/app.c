@@ -1,0 +1,170 @@
+/*
+ * app.c — route registration. Everything here runs before the server starts,
+ * so it may allocate freely; nothing here may be called once workers run.
+ */
+#include "app/app.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+lanes_app *lanes_app_new(void)
+{
+    lanes_app *app = calloc(1, sizeof *app);
+    if (!app)
+        return NULL;
+    app->router = lanes_router_new();
+    if (!app->router) {
+        free(app);
+        return NULL;
+    }
+    lanes_config_defaults(&app->cfg);
+    return app;
+}
+
+static void route_free(lanes_route_def *r)
+{
+    free(r->pattern);
+    free(r->label);
+    free(r->summary);
+    free(r);
+}
+
+void lanes_app_free(lanes_app *app)
+{
+    if (!app)
+        return;
+    for (int i = 0; i < app->nroutes; i++)
+        route_free(app->routes[i]);
+    free(app->routes);
+    lanes_router_free(app->router);
+    free(app);
+}
+
+const char *lanes_lane_name(lanes_lane lane)
+{
+    switch (lane) {
+    case LANES_LOOP: return "loop";
+    case LANES_THREAD: return "thread";
+    case LANES_PROCESS: return "process";
+    case LANES_JOB: return "job";
+    }
+    return "?";
+}
+
+static int route_fill(lanes_route_def *r, const char *method, const char *pattern,
+                      lanes_handler h, lanes_lane lane, const lanes_route_opts *opts)
+{
+    size_t mlen = strlen(method);
+    if (mlen == 0 || mlen >= sizeof r->method)
+        return -EINVAL;
+    memcpy(r->method, method, mlen + 1);
+    r->handler = h;
+    r->lane = lane;
+    r->pattern = strdup(pattern);
+    size_t llen = mlen + 1 + strlen(pattern) + 1;
+    r->label = malloc(llen);
+    if (!r->pattern || !r->label)
+        return -ENOMEM;
+    snprintf(r->label, llen, "%s %s", method, pattern);
+    if (opts) {
+        r->max_concurrency = opts->max_concurrency < 0 ? 0 : opts->max_concurrency;
+        if (opts->summary && !(r->summary = strdup(opts->summary)))
+            return -ENOMEM;
+        if (opts->query) {
+            int n = lanes_qdecl_parse(opts->query, r->query, LANES_MAX_QDECL);
+            if (n < 0)
+                return n;
+            r->nquery = n;
+        }
+    }
+    return 0;
+}
+
+int lanes_route_ex(lanes_app *app, const char *method, const char *pattern,
+                   lanes_handler handler, lanes_lane lane, const lanes_route_opts *opts)
+{
+    if (!app || !method || !pattern || !handler)
+        return -EINVAL;
+    if (lane == LANES_PROCESS || lane == LANES_JOB)
+        return -ENOTSUP;   /* arrive with the workers issue */
+    if (lane != LANES_LOOP && lane != LANES_THREAD)
+        return -EINVAL;
+    unsigned bit = (unsigned)lanes_method_bit(method, strlen(method));
+    if (bit == 0 || bit == LANES_M_HEAD)
+        return -EINVAL;    /* HEAD is served by GET routes */
+    if (app->nroutes == app->cap) {
+        int cap = app->cap ? app->cap * 2 : 16;
+        lanes_route_def **nr = realloc(app->routes, (size_t)cap * sizeof *nr);
+        if (!nr)
+            return -ENOMEM;
+        app->routes = nr;
+        app->cap = cap;
+    }
+    lanes_route_def *r = calloc(1, sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    r->method_bit = bit;
+    int rc = route_fill(r, method, pattern, handler, lane, opts);
+    if (rc == 0)
+        rc = lanes_router_add(app->router, bit, pattern, r);
+    if (rc < 0) {
+        route_free(r);
+        return rc;
+    }
+    r->index = app->nroutes;
+    app->routes[app->nroutes++] = r;
+    return 0;
+}
+
+int lanes_route(lanes_app *app, const char *method, const char *pattern,
+                lanes_handler handler, lanes_lane lane)
+{
+    return lanes_route_ex(app, method, pattern, handler, lane, NULL);
+}
+
+int lanes_get(lanes_app *app, const char *p, lanes_handler h, lanes_lane lane)
+{
+    return lanes_route(app, "GET", p, h, lane);
+}
+
+int lanes_post(lanes_app *app, const char *p, lanes_handler h, lanes_lane lane)
+{
+    return lanes_route(app, "POST", p, h, lane);
+}
+
+int lanes_put(lanes_app *app, const char *p, lanes_handler h, lanes_lane lane)
+{
+    return lanes_route(app, "PUT", p, h, lane);
+}
+
+int lanes_patch(lanes_app *app, const char *p, lanes_handler h, lanes_lane lane)
+{
+    return lanes_route(app, "PATCH", p, h, lane);
+}
+
+int lanes_delete(lanes_app *app, const char *p, lanes_handler h, lanes_lane lane)
+{
+    return lanes_route(app, "DELETE", p, h, lane);
+}
+
+void lanes_config_defaults(lanes_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->host, sizeof cfg->host, "127.0.0.1");
+    cfg->port = 8000;
+    cfg->threads = 40;              /* Starlette's thread limiter */
+    cfg->backlog = 2048;            /* uvicorn's default */
+    cfg->keepalive_timeout = 5.0;   /* uvicorn's default */
+    cfg->header_timeout = 10.0;
+    cfg->graceful_timeout = 30.0;   /* gunicorn's default */
+    cfg->limit_concurrency = 0;
+    cfg->max_header = 16 * 1024;
+    cfg->max_headers = 100;
+    cfg->max_body = 1024 * 1024;
+    cfg->max_uri = 8 * 1024;
+    cfg->coro_stack = 256 * 1024;
+    cfg->access_log = 1;
+    cfg->log_level = 2;
+}

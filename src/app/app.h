@@ -1,0 +1,58 @@
+/*
+ * app.h — the application: its routes and the settings lanes_main parsed.
+ * Built before the server starts; read-only (and shared by every thread) after.
+ */
+#ifndef LANES_APP_H
+#define LANES_APP_H
+
+#include <stddef.h>
+
+#include "lanes.h"
+#include "app/params.h"
+#include "app/router.h"
+
+#define LANES_MAX_QDECL 16
+
+typedef struct {
+    int index;                    /* 0..nroutes-1: per-worker state slot */
+    unsigned method_bit;
+    char method[12];
+    char *pattern;
+    char *label;                  /* "GET /fib/{n:int}": logs, overflow report */
+    char *summary;
+    lanes_handler handler;
+    lanes_lane lane;
+    int max_concurrency;
+    int nquery;
+    lanes_qdecl query[LANES_MAX_QDECL];
+} lanes_route_def;
+
+typedef struct {
+    char host[64];
+    int port;
+    int threads;
+    int backlog;
+    double keepalive_timeout;     /* idle keep-alive connection, s */
+    double header_timeout;        /* whole request head must arrive within, s */
+    double graceful_timeout;      /* drain bound on SIGTERM, s */
+    int limit_concurrency;        /* 0 = none */
+    size_t max_header;            /* bytes of request head -> 431 */
+    size_t max_headers;           /* header count -> 431 */
+    size_t max_body;              /* -> 413 */
+    size_t max_uri;               /* -> 414 */
+    size_t coro_stack;            /* LOOP coroutine stack bytes */
+    int access_log;
+    int log_level;
+} lanes_config;
+
+struct lanes_app {
+    lanes_router *router;
+    lanes_route_def **routes;
+    int nroutes, cap;
+    lanes_config cfg;
+};
+
+void lanes_config_defaults(lanes_config *cfg);
+const char *lanes_lane_name(lanes_lane lane);
+
+#endif

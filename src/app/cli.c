@@ -1,0 +1,220 @@
+/*
+ * cli.c — see cli.h. Every limit has a flag and a default; a bad value is an
+ * error with a message, never silently clamped.
+ */
+#include "app/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/worker.h"
+#include "util/log.h"
+
+static const char usage[] =
+    "usage: %s [options]\n"
+    "\n"
+    "Serves this app's routes; each route runs in the lane it names (loop, thread).\n"
+    "\n"
+    "  --host ADDR                 address to bind (default 127.0.0.1; :: for IPv6)\n"
+    "  --port N                    TCP port, 0 = any free one (default 8000)\n"
+    "  --threads N                 thread-pool size for LANES_THREAD routes and\n"
+    "                              offloads (default 40, as Starlette)\n"
+    "  --backlog N                 listen backlog (default 2048)\n"
+    "  --timeout-keep-alive S      close idle keep-alive connections after S seconds (default 5)\n"
+    "  --timeout-header S          the request head must arrive within S seconds (default 10)\n"
+    "  --graceful-timeout S        on SIGTERM/SIGINT, wait at most S seconds for\n"
+    "                              in-flight requests (default 30)\n"
+    "  --limit-concurrency N       answer 503 beyond N requests in flight (default: no limit)\n"
+    "  --max-header-bytes N        request head size limit, answers 431 (default 16k)\n"
+    "  --max-headers N             request header count limit, answers 431 (default 100)\n"
+    "  --max-body-bytes N          request body limit, answers 413 (default 1m)\n"
+    "  --max-uri-bytes N           request target limit, answers 414 (default 8k)\n"
+    "  --stack-size N              stack of each LOOP coroutine (default 256k)\n"
+    "  --access-log, --no-access-log   one line per request on stderr (default on)\n"
+    "  --log-level LEVEL           error, warning, info, debug (default info)\n"
+    "  --version                   print the version\n"
+    "  -h, --help                  this text\n"
+    "\n"
+    "Sizes take k and m suffixes (16k, 1m). Durations are seconds (0.5).\n";
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int parse_size(const char *s, size_t lo, size_t hi, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || s[0] == '-')
+        return -EINVAL;
+    unsigned long long mult = 1;
+    if (*end == 'k' || *end == 'K')
+        mult = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        mult = 1024 * 1024, end++;
+    if (*end || v > hi / mult || v * mult < lo)
+        return -EINVAL;
+    *out = (size_t)(v * mult);
+    return 0;
+}
+
+static int parse_seconds(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* Applies one flag that takes a value. Returns 0, or -EINVAL with *why set. */
+static int apply(lanes_config *cfg, const char *flag, const char *val, const char **why)
+{
+    long l;
+    int rc = -EINVAL;
+    *why = "bad value";
+    if (!strcmp(flag, "--host")) {
+        if (strlen(val) >= sizeof cfg->host || !*val)
+            return *why = "host too long or empty", -EINVAL;
+        strcpy(cfg->host, val);
+        return 0;
+    } else if (!strcmp(flag, "--port")) {
+        *why = "expected a port 0..65535";
+        if ((rc = parse_long(val, 0, 65535, &l)) == 0)
+            cfg->port = (int)l;
+    } else if (!strcmp(flag, "--threads")) {
+        *why = "expected 1..4096";
+        if ((rc = parse_long(val, 1, 4096, &l)) == 0)
+            cfg->threads = (int)l;
+    } else if (!strcmp(flag, "--backlog")) {
+        *why = "expected 1..65535";
+        if ((rc = parse_long(val, 1, 65535, &l)) == 0)
+            cfg->backlog = (int)l;
+    } else if (!strcmp(flag, "--limit-concurrency")) {
+        *why = "expected 0 (none) .. 10000000";
+        if ((rc = parse_long(val, 0, 10000000, &l)) == 0)
+            cfg->limit_concurrency = (int)l;
+    } else if (!strcmp(flag, "--timeout-keep-alive")) {
+        *why = "expected seconds, 0.001..86400";
+        rc = parse_seconds(val, 0.001, 86400, &cfg->keepalive_timeout);
+    } else if (!strcmp(flag, "--timeout-header")) {
+        *why = "expected seconds, 0.001..86400";
+        rc = parse_seconds(val, 0.001, 86400, &cfg->header_timeout);
+    } else if (!strcmp(flag, "--graceful-timeout")) {
+        *why = "expected seconds, 0..86400";
+        rc = parse_seconds(val, 0, 86400, &cfg->graceful_timeout);
+    } else if (!strcmp(flag, "--max-header-bytes")) {
+        *why = "expected a size, 1k..1m";
+        rc = parse_size(val, 1024, 1024 * 1024, &cfg->max_header);
+    } else if (!strcmp(flag, "--max-headers")) {
+        *why = "expected 1..10000";
+        rc = parse_size(val, 1, 10000, &cfg->max_headers);
+    } else if (!strcmp(flag, "--max-body-bytes")) {
+        *why = "expected a size, 0..1024m";
+        rc = parse_size(val, 0, (size_t)1024 * 1024 * 1024, &cfg->max_body);
+    } else if (!strcmp(flag, "--max-uri-bytes")) {
+        *why = "expected a size, 16..1m";
+        rc = parse_size(val, 16, 1024 * 1024, &cfg->max_uri);
+    } else if (!strcmp(flag, "--stack-size")) {
+        *why = "expected a size, 16k..64m";
+        rc = parse_size(val, 16 * 1024, (size_t)64 * 1024 * 1024, &cfg->coro_stack);
+    } else if (!strcmp(flag, "--log-level")) {
+        *why = "expected error, warning, info or debug";
+        int lv = lanes_log_parse_level(val);
+        if (lv >= 0)
+            cfg->log_level = lv, rc = 0;
+    } else {
+        *why = "unknown option";
+        return -ENOENT;
+    }
+    return rc;
+}
+
+int lanes_cli_parse(lanes_config *cfg, int argc, char **argv, FILE *out, FILE *err)
+{
+    const char *prog = argc > 0 ? argv[0] : "lanes";
+    for (int i = 1; i < argc; i++) {
+        char *arg = argv[i];
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            fprintf(out, usage, prog);
+            return 1;
+        }
+        if (!strcmp(arg, "--version")) {
+            fprintf(out, "lanes %s\n", LANES_VERSION);
+            return 1;
+        }
+        if (!strcmp(arg, "--access-log")) {
+            cfg->access_log = 1;
+            continue;
+        }
+        if (!strcmp(arg, "--no-access-log")) {
+            cfg->access_log = 0;
+            continue;
+        }
+        /* --flag=value or --flag value */
+        char flag[64];
+        const char *val;
+        char *eq = strchr(arg, '=');
+        if (eq && (size_t)(eq - arg) < sizeof flag) {
+            memcpy(flag, arg, (size_t)(eq - arg));
+            flag[eq - arg] = '\0';
+            val = eq + 1;
+        } else {
+            snprintf(flag, sizeof flag, "%s", arg);
+            val = i + 1 < argc ? argv[i + 1] : NULL;
+            if (val && strncmp(flag, "--", 2) == 0)
+                i++;
+        }
+        const char *why;
+        if (strncmp(flag, "--", 2) != 0) {
+            fprintf(err, "%s: unexpected argument '%s' (see --help)\n", prog, arg);
+            return -EINVAL;
+        }
+        if (!val) {
+            lanes_config scratch = *cfg;   /* probe only: is the flag known? */
+            if (apply(&scratch, flag, "", &why) == -ENOENT)
+                fprintf(err, "%s: unknown option '%s' (see --help)\n", prog, flag);
+            else
+                fprintf(err, "%s: option %s needs a value (see --help)\n", prog, flag);
+            return -EINVAL;
+        }
+        int rc = apply(cfg, flag, val ? val : "", &why);
+        if (rc < 0) {
+            if (rc == -ENOENT)
+                fprintf(err, "%s: unknown option '%s' (see --help)\n", prog, flag);
+            else
+                fprintf(err, "%s: %s '%s': %s\n", prog, flag, val ? val : "", why);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+int lanes_main(lanes_app *app, int argc, char **argv)
+{
+    if (!app) {
+        fprintf(stderr, "lanes_main: no app (lanes_app_new failed?)\n");
+        return 1;
+    }
+    int rc = lanes_cli_parse(&app->cfg, argc, argv, stdout, stderr);
+    if (rc != 0) {
+        lanes_app_free(app);
+        return rc > 0 ? 0 : 2;
+    }
+    lanes_log_set_level(app->cfg.log_level);
+    rc = lanes_worker_run(app);
+    lanes_app_free(app);
+    return rc < 0 ? 1 : 0;
+}

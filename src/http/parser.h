@@ -1,0 +1,16 @@
+/*
+ * parser.h — llhttp glue: turns bytes on a connection into a lanes_req,
+ * enforcing the size limits as the bytes arrive (never after buffering them).
+ */
+#ifndef LANES_PARSER_H
+#define LANES_PARSER_H
+
+#include <llhttp.h>
+
+/* The callbacks; one shared, read-only settings object. */
+const llhttp_settings_t *lanes_parser_settings(void);
+/* Strict parsing: no lenient flags, so conflicting Content-Length and
+ * Transfer-Encoding, bad chunk sizes and bare LFs are errors, not guesses. */
+void lanes_parser_init(llhttp_t *p, void *conn);
+
+#endif

@@ -1,0 +1,208 @@
+/*
+ * response.c — the response half of the public API (lanes_send and friends),
+ * callable from the loop or a pool thread: they only write into the request.
+ * Serialization of the head happens later on the loop thread.
+ */
+#include "http/response.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/worker.h"
+
+const char *lanes_status_text(int s)
+{
+    switch (s) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    }
+    return s < 200 ? "Informational" : s < 300 ? "Success" : s < 400 ? "Redirection"
+         : s < 500 ? "Client Error" : "Server Error";
+}
+
+int lanes_status_no_body(int s)
+{
+    return (s >= 100 && s < 200) || s == 204 || s == 304;
+}
+
+int lanes_send(lanes_req *req, int status, const char *content_type, const void *body, size_t len)
+{
+    if (!req || status < 100 || status > 599)
+        return -EINVAL;
+    if (content_type && (strlen(content_type) >= sizeof req->content_type ||
+                         strpbrk(content_type, "\r\n")))
+        return -EINVAL;
+    lanes_buf_reset(&req->res_body);
+    if (len && lanes_buf_append(&req->res_body, body, len) < 0)
+        return -ENOMEM;
+    snprintf(req->content_type, sizeof req->content_type, "%s", content_type ? content_type : "");
+    req->status = status;
+    req->responded = 1;
+    return 0;
+}
+
+int lanes_json(lanes_req *req, int status, const char *json)
+{
+    return lanes_send(req, status, "application/json", json, json ? strlen(json) : 0);
+}
+
+int lanes_jsonf(lanes_req *req, int status, const char *fmt, ...)
+{
+    if (!req || !fmt || status < 100 || status > 599)
+        return -EINVAL;
+    lanes_buf_reset(&req->res_body);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = lanes_buf_vprintf(&req->res_body, fmt, ap);
+    va_end(ap);
+    if (rc < 0)
+        return rc;
+    snprintf(req->content_type, sizeof req->content_type, "application/json");
+    req->status = status;
+    req->responded = 1;
+    return 0;
+}
+
+int lanes_text(lanes_req *req, int status, const char *text)
+{
+    return lanes_send(req, status, "text/plain; charset=utf-8", text, text ? strlen(text) : 0);
+}
+
+int lanes_status(lanes_req *req, int status)
+{
+    return lanes_send(req, status, NULL, NULL, 0);
+}
+
+int lanes_error(lanes_req *req, int status, const char *msg)
+{
+    if (!req || status < 100 || status > 599)
+        return -EINVAL;
+    lanes_buf_reset(&req->res_body);
+    int rc = lanes_buf_puts(&req->res_body, "{\"detail\":\"");
+    if (rc == 0)
+        rc = lanes_buf_json_escape(&req->res_body, msg ? msg : "", msg ? strlen(msg) : 0);
+    if (rc == 0)
+        rc = lanes_buf_puts(&req->res_body, "\"}");
+    if (rc < 0)
+        return rc;
+    snprintf(req->content_type, sizeof req->content_type, "application/json");
+    req->status = status;
+    req->responded = 1;
+    return 0;
+}
+
+void lanes_response_error(lanes_req *req, int status, const char *msg)
+{
+    if (lanes_error(req, status, msg) < 0) {
+        /* Out of memory while saying what went wrong: say it without a body. */
+        lanes_buf_reset(&req->res_body);
+        req->content_type[0] = '\0';
+        req->status = status;
+        req->responded = 1;
+    }
+}
+
+static int header_token_ok(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= 32 || c >= 127 || strchr("()<>@,;:\\\"/[]?={}", c))
+            return 0;
+    }
+    return 1;
+}
+
+int lanes_set_header(lanes_req *req, const char *name, const char *value)
+{
+    if (!req || !name || !value || !header_token_ok(name) || strpbrk(value, "\r\n"))
+        return -EINVAL;
+    return lanes_buf_printf(&req->res_headers, "%s: %s\r\n", name, value);
+}
+
+int lanes_json_jw(lanes_req *req, int status, lanes_jw *w)
+{
+    int rc = w->err;
+    if (rc == 0 && w->depth != 0)
+        rc = -EINVAL;   /* unbalanced: an object or array left open */
+    if (rc == 0)
+        rc = lanes_send(req, status, "application/json", w->buf, w->len);
+    lanes_jw_free(w);
+    return rc;
+}
+
+/* The Date header changes once a second; format it then, not per response. */
+static const char *date_line(lanes_worker *w)
+{
+    time_t now = time(NULL);
+    if (now != w->date_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(w->date, sizeof w->date, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        w->date_sec = now;
+    }
+    return w->date;
+}
+
+int lanes_response_head(lanes_req *req, int keep_alive, double process_time)
+{
+    lanes_buf *h = &req->res_head;
+    lanes_buf_reset(h);
+    int s = req->status;
+    int rc = lanes_buf_printf(h, "HTTP/1.1 %d %s\r\nServer: lanes\r\n%s", s,
+                              lanes_status_text(s), date_line(req->worker));
+    if (rc == 0 && req->content_type[0] && !lanes_status_no_body(s))
+        rc = lanes_buf_printf(h, "Content-Type: %s\r\n", req->content_type);
+    if (rc == 0 && !lanes_status_no_body(s))
+        rc = lanes_buf_printf(h, "Content-Length: %zu\r\n", req->res_body.len);
+    if (rc == 0 && process_time >= 0)
+        rc = lanes_buf_printf(h, "X-Process-Time: %.6f\r\n", process_time);
+    if (rc == 0) {
+        if (!keep_alive)
+            rc = lanes_buf_puts(h, "Connection: close\r\n");
+        else if (req->http_major == 1 && req->http_minor == 0)
+            rc = lanes_buf_puts(h, "Connection: keep-alive\r\n");
+    }
+    if (rc == 0 && req->res_headers.len)
+        rc = lanes_buf_append(h, req->res_headers.data, req->res_headers.len);
+    if (rc == 0)
+        rc = lanes_buf_puts(h, "\r\n");
+    return rc;
+}

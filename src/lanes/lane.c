@@ -1,0 +1,286 @@
+/*
+ * lane.c — see lane.h. The only file that knows how a handler is started,
+ * suspended and resumed in each lane. Everything here runs on the loop thread
+ * except run_thread_handler() and run_offload(), which run on pool threads
+ * and touch nothing but their request.
+ */
+#include "lanes/lane.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "app/params.h"
+#include "http/response.h"
+#include "server/conn.h"
+#include "server/worker.h"
+#include "util/log.h"
+
+static void start_handler(lanes_req *req);
+
+/* ---- finishing --------------------------------------------------------------- */
+
+/* The handler has returned: fix up the answer, release the route's slot and
+ * the concurrency count, and send. */
+static void finish(lanes_req *req)
+{
+    lanes_worker *w = req->worker;
+    const lanes_route_def *r = req->route;
+    if (lanes_failed(req)) {
+        lanes_req_answer_invalid(req);
+    } else if (!req->responded) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "handler of %s returned without answering", r->label);
+        lanes_log(LANES_LOG_ERROR, "%s", msg);
+        lanes_buf_reset(&req->res_headers);
+        lanes_response_error(req, 500, msg);
+    }
+    w->inflight--;
+    if (r->max_concurrency > 0) {
+        lanes_route_state *rs = &w->rstate[r->index];
+        rs->running--;
+        lanes_req *next = rs->wait_head;
+        if (next) {
+            rs->wait_head = next->next;
+            if (!rs->wait_head)
+                rs->wait_tail = NULL;
+            next->next = NULL;
+            rs->running++;
+            start_handler(next);
+        }
+    }
+    lanes_conn_respond(req);
+    lanes_worker_conn_gone(w);   /* a drain may have been waiting for this one */
+}
+
+/* ---- LOOP lane ------------------------------------------------------------------ */
+
+static void coro_main(void *arg)
+{
+    lanes_req *req = arg;
+    req->route->handler(req);
+}
+
+/* Resumes req's coroutine; when it has returned, the request is finished. */
+static void step(lanes_req *req)
+{
+    if (lanes_coro_resume(req->coro))
+        return;   /* suspended: a timer, the pool or the ready list resumes it */
+    lanes_coro_free(req->coro);
+    req->coro = NULL;
+    finish(req);
+}
+
+static void on_sleep_done(uv_timer_t *t)
+{
+    step(t->data);
+}
+
+void lanes_run_ready(lanes_worker *w)
+{
+    /* Only the requests ready now: one that yields again waits for the next
+     * turn of the loop, so I/O gets its share in between. */
+    lanes_req *req = w->ready_head;
+    w->ready_head = w->ready_tail = NULL;
+    uv_idle_stop(&w->idle);
+    while (req) {
+        lanes_req *next = req->next;
+        req->next = NULL;
+        step(req);
+        req = next;
+    }
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    lanes_run_ready(h->data);
+}
+
+static int in_own_coroutine(lanes_req *req)
+{
+    return req->coro && lanes_coro_current() == req->coro;
+}
+
+/* ---- THREAD lane and offloads ---------------------------------------------------- */
+
+static void run_thread_handler(lanes_task *t)
+{
+    lanes_req *req = (lanes_req *)((char *)t - offsetof(lanes_req, task));
+    req->route->handler(req);
+}
+
+static void thread_handler_done(lanes_task *t)
+{
+    finish((lanes_req *)((char *)t - offsetof(lanes_req, task)));
+}
+
+static void run_offload(lanes_task *t)
+{
+    lanes_req *req = (lanes_req *)((char *)t - offsetof(lanes_req, task));
+    req->off_result = req->off_fn(req->off_arg);
+}
+
+static void offload_done(lanes_task *t)
+{
+    step((lanes_req *)((char *)t - offsetof(lanes_req, task)));
+}
+
+/* ---- starting --------------------------------------------------------------------- */
+
+static void start_handler(lanes_req *req)
+{
+    lanes_worker *w = req->worker;
+    req->state = REQ_RUNNING;
+    if (req->route->lane == LANES_THREAD) {
+        req->lane_now = LANES_THREAD;
+        req->task.run = run_thread_handler;
+        req->task.done = thread_handler_done;
+        int rc = lanes_pool_submit(w->pool, &req->task);
+        if (rc < 0) {
+            lanes_response_error(req, 503, "thread pool unavailable");
+            finish(req);
+        }
+        return;
+    }
+    req->lane_now = LANES_LOOP;
+    req->coro = lanes_coro_new(w->coros, coro_main, req, req->route->label);
+    if (!req->coro) {
+        lanes_log(LANES_LOG_ERROR, "no memory for a coroutine stack (%s)", req->route->label);
+        lanes_response_error(req, 503, "server out of memory for coroutine stacks");
+        finish(req);
+        return;
+    }
+    step(req);
+}
+
+static void answer_now(lanes_req *req, int status, const char *msg)
+{
+    lanes_response_error(req, status, msg);
+    req->state = REQ_RUNNING;
+    lanes_conn_respond(req);
+}
+
+/* Fills path_dec for lanes_path() and access logs; a bad escape leaves it raw
+ * (the router rejects such a path anyway). */
+static void decode_path(lanes_req *req)
+{
+    lanes_buf_reset(&req->path_dec);
+    if (lanes_buf_reserve(&req->path_dec, req->path_len + 1) < 0)
+        return;
+    long n = lanes_pct_decode(req->path, req->path_len, req->path_dec.data, req->path_dec.cap, 0);
+    if (n < 0) {
+        memcpy(req->path_dec.data, req->path, req->path_len);
+        n = (long)req->path_len;
+    }
+    req->path_dec.len = (size_t)n;
+    req->path_dec.data[n] = '\0';
+}
+
+void lanes_dispatch(lanes_req *req)
+{
+    lanes_worker *w = req->worker;
+    req->t_start_ns = uv_hrtime();
+    req->wall_start = lanes_time();
+    if (lanes_req_split_url(req) < 0) {
+        answer_now(req, 400, "malformed request target");
+        return;
+    }
+    decode_path(req);
+    size_t need = req->path_len + LANES_MAX_PARAMS + 1;
+    if (lanes_buf_reserve(&req->scratch, need) < 0) {
+        answer_now(req, 503, "server out of memory");
+        return;
+    }
+    unsigned allowed = 0;
+    int rc = lanes_router_match(w->app->router, req->method_bit, req->path, req->path_len,
+                                req->scratch.data, req->scratch.cap, &req->match, &allowed);
+    if (rc == -ENOENT) {
+        answer_now(req, 404, "Not Found");
+        return;
+    }
+    if (rc == -EPERM) {
+        char allow[128];
+        lanes_methods_format(allowed, allow, sizeof allow);
+        lanes_set_header(req, "Allow", allow);
+        answer_now(req, 405, "Method Not Allowed");
+        return;
+    }
+    if (rc < 0) {
+        answer_now(req, 400, "malformed path");
+        return;
+    }
+    req->route = req->match.data;
+    if (w->cfg->limit_concurrency > 0 && w->inflight >= w->cfg->limit_concurrency) {
+        answer_now(req, 503, "server busy: over --limit-concurrency");
+        return;
+    }
+    if (lanes_req_validate(req) < 0) {
+        lanes_req_answer_invalid(req);
+        req->state = REQ_RUNNING;
+        lanes_conn_respond(req);
+        return;
+    }
+    w->inflight++;
+    const lanes_route_def *r = req->route;
+    if (r->max_concurrency > 0) {
+        lanes_route_state *rs = &w->rstate[r->index];
+        if (rs->running >= r->max_concurrency) {
+            req->state = REQ_QUEUED;
+            if (rs->wait_tail)
+                rs->wait_tail->next = req;
+            else
+                rs->wait_head = req;
+            rs->wait_tail = req;
+            return;
+        }
+        rs->running++;
+    }
+    start_handler(req);
+}
+
+/* ---- the public lane calls -------------------------------------------------------- */
+
+void lanes_sleep(lanes_req *req, double seconds)
+{
+    if (!(seconds > 0))
+        seconds = 0;
+    if (req && in_own_coroutine(req)) {
+        uv_timer_start(&req->timer, on_sleep_done, (uint64_t)(seconds * 1000.0 + 0.5), 0);
+        lanes_coro_yield();
+        return;
+    }
+    struct timespec ts = { (time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9) };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+void lanes_yield(lanes_req *req)
+{
+    if (!req || !in_own_coroutine(req))
+        return;
+    lanes_worker *w = req->worker;
+    req->next = NULL;
+    if (w->ready_tail)
+        w->ready_tail->next = req;
+    else
+        w->ready_head = req;
+    w->ready_tail = req;
+    uv_idle_start(&w->idle, on_idle);
+    lanes_coro_yield();
+}
+
+void *lanes_run_in_thread(lanes_req *req, void *(*fn)(void *arg), void *arg)
+{
+    if (!req || !in_own_coroutine(req))
+        return fn(arg);
+    req->off_fn = fn;
+    req->off_arg = arg;
+    req->task.run = run_offload;
+    req->task.done = offload_done;
+    if (lanes_pool_submit(req->worker->pool, &req->task) < 0)
+        return fn(arg);   /* pool shutting down: run here rather than lose it */
+    lanes_coro_yield();
+    return req->off_result;
+}

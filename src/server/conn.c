@@ -1,0 +1,434 @@
+/*
+ * conn.c — one client connection on the loop thread: read, parse, dispatch,
+ * write, repeat. A connection serves one request at a time: it stops reading
+ * while a request runs, so pipelined requests wait, unparsed, in `pending`
+ * and are answered in order, and a client that floods gets TCP backpressure
+ * instead of our memory.
+ *
+ * Must never: touch a request's response from here while its handler runs
+ * (the handler may be on a pool thread), or block.
+ */
+#include "server/conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/parser.h"
+#include "http/response.h"
+#include "lanes/lane.h"
+#include "util/log.h"
+
+/* How long a connection that got an error answer may keep sending before we
+ * close it: long enough for the client to read our answer instead of an RST. */
+#define LINGER_MS 2000
+
+static void conn_continue(lanes_conn *c);
+
+static uint64_t ms(double s) { return s <= 0 ? 1 : (uint64_t)(s * 1000.0); }
+
+static void on_timer(uv_timer_t *t);
+
+static void set_timer(lanes_conn *c, uint64_t timeout_ms)
+{
+    uv_timer_start(&c->timer, on_timer, timeout_ms, 0);
+}
+
+void lanes_conn_head_started(lanes_conn *c)
+{
+    set_timer(c, ms(c->worker->cfg->header_timeout));
+}
+
+/* ---- closing ----------------------------------------------------------------- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    lanes_conn *c = h->data;
+    if (--c->open_handles > 0)
+        return;
+    lanes_worker *w = c->worker;
+    lanes_req *req = c->req;
+    if (req) {
+        if (req->state == REQ_RUNNING || req->state == REQ_QUEUED)
+            req->conn = NULL;   /* the handler finishes; its answer is dropped */
+        else
+            lanes_req_put(req);
+    }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->nconns--;
+    free(c->pending);
+    free(c);
+    lanes_worker_conn_gone(w);
+}
+
+void lanes_conn_close(lanes_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+void lanes_conn_drain(lanes_conn *c)
+{
+    if (!c->req || c->req->state == REQ_READING)
+        lanes_conn_close(c);
+    else
+        c->close_after = 1;
+}
+
+/* ---- reading ------------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    lanes_conn *c = h->data;
+    /* One buffer per worker: the loop reads one connection at a time and
+     * parses the bytes before the next read, so idle connections own none. */
+    buf->base = c->worker->rbuf;
+    buf->len = sizeof c->worker->rbuf;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+static void start_reading(lanes_conn *c)
+{
+    if (!c->reading && !c->closing && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = 1;
+}
+
+static void stop_reading(lanes_conn *c)
+{
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+}
+
+static int keep_pending(lanes_conn *c, const char *at, size_t n)
+{
+    if (at == c->pending) {
+        c->pending_len = n;
+        return 0;
+    }
+    if (at > c->pending && at < c->pending + c->pending_cap) {
+        memmove(c->pending, at, n);   /* the rest of our own pending bytes */
+        c->pending_len = n;
+        return 0;
+    }
+    if (n > c->pending_cap) {
+        char *np = realloc(c->pending, n);
+        if (!np)
+            return -ENOMEM;
+        c->pending = np;
+        c->pending_cap = n;
+    }
+    memcpy(c->pending, at, n);
+    c->pending_len = n;
+    return 0;
+}
+
+static void on_shutdown(uv_shutdown_t *sr, int status)
+{
+    (void)status;
+    free(sr);
+}
+
+/* After an error answer: stop sending, drain what the client still sends for
+ * a moment, then close. Closing at once with unread input makes the kernel
+ * send RST, which can destroy our answer before the client reads it. */
+static void linger(lanes_conn *c)
+{
+    c->lingering = 1;
+    uv_shutdown_t *sr = malloc(sizeof *sr);
+    if (!sr || uv_shutdown(sr, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        free(sr);
+        lanes_conn_close(c);
+        return;
+    }
+    start_reading(c);
+    set_timer(c, LINGER_MS);
+}
+
+static void send_parse_error(lanes_conn *c, int status, const char *msg)
+{
+    lanes_req *req = c->req;
+    if (!req) {
+        req = lanes_req_get(c->worker);
+        if (!req) {
+            lanes_conn_close(c);
+            return;
+        }
+        req->conn = c;
+        c->req = req;
+    }
+    stop_reading(c);
+    c->close_after = 1;
+    req->keep_alive = 0;
+    lanes_buf_reset(&req->res_headers);
+    lanes_response_error(req, status, msg);
+    req->state = REQ_RUNNING;
+    lanes_conn_respond(req);
+}
+
+static const char *limit_message(int status)
+{
+    switch (status) {
+    case 413: return "request body too large";
+    case 414: return "request target too long";
+    case 417: return "unsupported Expect value; only 100-continue is supported";
+    case 431: return "request header block too large or too many headers";
+    case 503: return "server out of memory";
+    case 400: return "HTTP/1.1 request without Host header";
+    }
+    return "bad request";
+}
+
+static void send_continue(lanes_conn *c)
+{
+    static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    uv_buf_t b = uv_buf_init((char *)line, sizeof line - 1);
+    if (uv_try_write((uv_stream_t *)&c->tcp, &b, 1) != (int)(sizeof line - 1))
+        lanes_conn_close(c);   /* a fresh connection cannot take 25 bytes: give up */
+}
+
+/* Parses n bytes. Returns once they are consumed, a request is complete
+ * (then dispatched, with the rest kept in pending), or the parse failed. */
+static void feed(lanes_conn *c, const char *data, size_t n)
+{
+    enum llhttp_errno e = llhttp_execute(&c->parser, data, n);
+    if (e == HPE_OK) {
+        if (data == c->pending)
+            c->pending_len = 0;
+        lanes_req *req = c->req;
+        if (req && req->expect_continue == 1 && !c->closing) {
+            req->expect_continue = 2;   /* say it once */
+            if (req->http_minor >= 1)
+                send_continue(c);
+        }
+        return;
+    }
+    if (e == HPE_PAUSED) {
+        const char *pos = llhttp_get_error_pos(&c->parser);
+        size_t used = pos ? (size_t)(pos - data) : n;
+        if (keep_pending(c, data + used, n - used) < 0) {
+            lanes_conn_close(c);
+            return;
+        }
+        stop_reading(c);
+        uv_timer_stop(&c->timer);
+        c->busy = 1;
+        lanes_dispatch(c->req);
+        return;
+    }
+    int status = c->err_status ? c->err_status : 400;
+    const char *msg = c->err_status ? limit_message(status) : llhttp_get_error_reason(&c->parser);
+    char text[160];
+    if (!c->err_status) {
+        snprintf(text, sizeof text, "malformed request: %s", msg ? msg : llhttp_errno_name(e));
+        msg = text;
+    }
+    c->pending_len = 0;
+    send_parse_error(c, status, msg);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    lanes_conn *c = s->data;
+    if (n == 0)
+        return;
+    if (n < 0) {
+        lanes_conn_close(c);   /* EOF or reset: an unfinished request is dropped */
+        return;
+    }
+    if (c->lingering)
+        return;   /* discarding what follows an error answer */
+    lanes_req *req = c->req;
+    if (req && req->method[0])
+        lanes_conn_head_started(c);   /* body still arriving: reset its idle deadline */
+    c->pumping = 1;
+    feed(c, buf->base, (size_t)n);
+    c->pumping = 0;
+    conn_continue(c);
+}
+
+/* Parses pending bytes while no request is in flight; loops instead of
+ * recursing, so a burst of pipelined requests answered synchronously does not
+ * grow the stack. */
+static void conn_continue(lanes_conn *c)
+{
+    if (c->pumping)
+        return;
+    c->pumping = 1;
+    while (!c->closing && !c->lingering && !c->busy && c->pending_len > 0)
+        feed(c, c->pending, c->pending_len);
+    c->pumping = 0;
+    if (c->closing || c->lingering || c->busy)
+        return;
+    start_reading(c);
+    if (!c->req)
+        set_timer(c, ms(c->worker->cfg->keepalive_timeout));
+}
+
+/* ---- writing ------------------------------------------------------------------- */
+
+static void after_write(lanes_conn *c)
+{
+    lanes_req *req = c->req;
+    int was_error = req->status >= 400 && req->status != 404 && req->status != 405 &&
+                    req->status != 422 && req->status < 500;
+    c->req = NULL;
+    c->busy = 0;
+    lanes_req_put(req);
+    if (c->close_after || c->worker->draining) {
+        if (was_error && !c->worker->draining)
+            linger(c);
+        else
+            lanes_conn_close(c);
+        return;
+    }
+    llhttp_resume(&c->parser);
+    conn_continue(c);
+}
+
+static void on_write(uv_write_t *wr, int status)
+{
+    lanes_req *req = wr->data;
+    lanes_conn *c = req->conn;
+    if (!c)
+        return;
+    if (status < 0 || c->closing) {
+        lanes_conn_close(c);
+        return;
+    }
+    uv_timer_stop(&c->timer);
+    after_write(c);
+}
+
+static void access_log(lanes_req *req, double dt)
+{
+    char peer[64] = "-";
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (req->conn && uv_tcp_getpeername(&req->conn->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        char ip[48];
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+            snprintf(peer, sizeof peer, "[%s]:%d", ip, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+            snprintf(peer, sizeof peer, "%s:%d", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+        }
+    }
+    const char *lane = req->route ? lanes_lane_name(req->route->lane) : "-";
+    int ulen = req->url_len > 512 ? 512 : (int)req->url_len;
+    lanes_log(LANES_LOG_INFO, "%s - \"%s %.*s HTTP/%d.%d\" %d %.4fs lane=%s", peer,
+              req->method[0] ? req->method : "-", ulen, req->head.data ? req->head.data : "",
+              req->http_major, req->http_minor, req->status, dt, lane);
+}
+
+void lanes_conn_respond(lanes_req *req)
+{
+    lanes_conn *c = req->conn;
+    lanes_worker *w = req->worker;
+    if (!c) {
+        lanes_req_put(req);
+        return;
+    }
+    int keep = req->keep_alive && !c->close_after && !w->draining;
+    if (!keep)
+        c->close_after = 1;
+    double dt = req->t_start_ns ? (double)(uv_hrtime() - req->t_start_ns) / 1e9 : -1;
+    if (lanes_response_head(req, keep, dt) < 0) {
+        lanes_conn_close(c);
+        return;
+    }
+    w->requests++;
+    if (w->cfg->access_log)
+        access_log(req, dt < 0 ? 0 : dt);
+    uv_buf_t bufs[2];
+    int nb = 1;
+    bufs[0] = uv_buf_init(req->res_head.data, (unsigned)req->res_head.len);
+    if (!req->is_head && !lanes_status_no_body(req->status) && req->res_body.len)
+        bufs[nb++] = uv_buf_init(req->res_body.data, (unsigned)req->res_body.len);
+    req->state = REQ_WRITING;
+    c->busy = 1;
+    size_t total = 0;
+    for (int i = 0; i < nb; i++)
+        total += bufs[i].len;
+    int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)nb);
+    if (r == (int)total) {
+        after_write(c);
+        return;
+    }
+    if (r < 0 && r != UV_EAGAIN) {
+        lanes_conn_close(c);
+        return;
+    }
+    size_t done = r > 0 ? (size_t)r : 0;
+    int first = 0;
+    while (done > 0 && done >= bufs[first].len) {
+        done -= bufs[first].len;
+        first++;
+    }
+    bufs[first].base += done;
+    bufs[first].len -= done;
+    req->write_req.data = req;
+    if (uv_write(&req->write_req, (uv_stream_t *)&c->tcp, bufs + first, (unsigned)(nb - first), on_write) < 0) {
+        lanes_conn_close(c);
+        return;
+    }
+    /* A client that stops reading must not hold the response forever. */
+    set_timer(c, ms(w->cfg->header_timeout));
+}
+
+/* ---- timeouts and accepting ----------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t)
+{
+    lanes_conn *c = t->data;
+    lanes_req *req = c->req;
+    if (c->lingering || !req || req->state != REQ_READING) {
+        lanes_conn_close(c);   /* idle keep-alive, stalled write, or linger done */
+        return;
+    }
+    stop_reading(c);
+    c->pending_len = 0;
+    send_parse_error(c, 408, "request not received in time");
+}
+
+void lanes_conn_accept(lanes_worker *w)
+{
+    lanes_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->worker = w;
+    uv_tcp_init(&w->loop, &c->tcp);
+    uv_timer_init(&w->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->open_handles = 2;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    int rc = uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp);
+    if (rc < 0) {
+        lanes_log(LANES_LOG_WARN, "accept failed: %s", uv_strerror(rc));
+        lanes_conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    lanes_parser_init(&c->parser, c);
+    start_reading(c);
+    set_timer(c, ms(w->cfg->header_timeout));
+}

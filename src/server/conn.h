@@ -1,0 +1,24 @@
+/*
+ * conn.h — a client connection: reads, feeds llhttp, hands complete requests
+ * to the lanes, writes responses in order, and enforces the timeouts.
+ * Loop thread only.
+ */
+#ifndef LANES_CONN_H
+#define LANES_CONN_H
+
+#include "server/worker.h"
+
+/* Accepts one pending connection from the listener. */
+void lanes_conn_accept(lanes_worker *w);
+/* Sends req's response (built by then) on its connection, or recycles req if
+ * the client has gone. */
+void lanes_conn_respond(lanes_req *req);
+/* The first byte of a request arrived: the whole head must now arrive within
+ * header_timeout, however slowly a sender trickles it. */
+void lanes_conn_head_started(lanes_conn *c);
+/* Closes a connection now (drain, errors). Safe to call twice. */
+void lanes_conn_close(lanes_conn *c);
+/* For draining: close if idle, else close after the current response. */
+void lanes_conn_drain(lanes_conn *c);
+
+#endif

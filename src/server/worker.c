@@ -1,0 +1,209 @@
+/*
+ * worker.c — one worker's life: bind, serve, drain, free.
+ *
+ * The loop thread owns every handle. A SIGINT/SIGTERM starts the drain: stop
+ * accepting, close idle connections, let in-flight requests answer (with
+ * Connection: close), and stop when the last connection has gone or when
+ * --graceful-timeout runs out. A second signal cuts the drain short.
+ */
+#include "server/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lanes/lane.h"
+#include "server/conn.h"
+#include "util/log.h"
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    lanes_worker *w = server->data;
+    if (status < 0) {
+        lanes_log(LANES_LOG_WARN, "listener error: %s", uv_strerror(status));
+        return;
+    }
+    if (w->draining)
+        return;
+    lanes_conn_accept(w);
+}
+
+static void close_if_open(uv_handle_t *h)
+{
+    if (h->loop && !uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Everything is quiet: close the remaining handles so uv_run returns. */
+static void finish_drain(lanes_worker *w)
+{
+    close_if_open((uv_handle_t *)&w->sigint);
+    close_if_open((uv_handle_t *)&w->sigterm);
+    close_if_open((uv_handle_t *)&w->idle);
+    close_if_open((uv_handle_t *)&w->drain_timer);
+    if (w->pool) {
+        lanes_pool_close(w->pool);
+        w->pool = NULL;
+    }
+    while (w->free_reqs) {
+        lanes_req *req = w->free_reqs;
+        w->free_reqs = req->next;
+        w->nfree--;
+        lanes_req_destroy(req, NULL);
+    }
+}
+
+void lanes_worker_conn_gone(lanes_worker *w)
+{
+    if (w->draining && w->nconns == 0 && w->inflight == 0)
+        finish_drain(w);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    lanes_worker *w = t->data;
+    lanes_log(LANES_LOG_WARN, "graceful timeout (%.1f s): %d connection(s) with %d request(s) still running are dropped",
+              w->cfg->graceful_timeout, w->nconns, w->inflight);
+    w->forced = 1;
+    uv_stop(&w->loop);
+}
+
+static void begin_drain(lanes_worker *w)
+{
+    w->draining = 1;
+    close_if_open((uv_handle_t *)&w->listener);
+    lanes_conn *c = w->conns;
+    while (c) {
+        lanes_conn *next = c->next;
+        lanes_conn_drain(c);
+        c = next;
+    }
+    uv_timer_start(&w->drain_timer, on_drain_timeout, (uint64_t)(w->cfg->graceful_timeout * 1000.0), 0);
+    lanes_worker_conn_gone(w);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    lanes_worker *w = s->data;
+    if (w->draining) {
+        lanes_log(LANES_LOG_WARN, "second %s: stopping now", strsignal(signum));
+        w->forced = 1;
+        uv_stop(&w->loop);
+        return;
+    }
+    lanes_log(LANES_LOG_INFO, "%s: draining (%d connection(s), %d request(s) in flight; up to %.1f s)",
+              strsignal(signum), w->nconns, w->inflight, w->cfg->graceful_timeout);
+    begin_drain(w);
+}
+
+static int bind_listener(lanes_worker *w)
+{
+    const lanes_config *cfg = w->cfg;
+    struct sockaddr_storage addr;
+    int rc;
+    if (strchr(cfg->host, ':'))
+        rc = uv_ip6_addr(cfg->host, cfg->port, (struct sockaddr_in6 *)&addr);
+    else
+        rc = uv_ip4_addr(cfg->host, cfg->port, (struct sockaddr_in *)&addr);
+    if (rc < 0) {
+        lanes_log(LANES_LOG_ERROR, "bad --host '%s': %s", cfg->host, uv_strerror(rc));
+        return rc;
+    }
+    uv_tcp_init(&w->loop, &w->listener);
+    w->listener.data = w;
+    rc = uv_tcp_bind(&w->listener, (struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&w->listener, cfg->backlog, on_connection);
+    if (rc < 0) {
+        lanes_log(LANES_LOG_ERROR, "cannot listen on %s:%d: %s", cfg->host, cfg->port, uv_strerror(rc));
+        return rc;
+    }
+    return 0;
+}
+
+static int bound_port(lanes_worker *w)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(&w->listener, (struct sockaddr *)&ss, &len) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static int worker_init(lanes_worker *w, lanes_app *app)
+{
+    w->app = app;
+    w->cfg = &app->cfg;
+    w->pid = getpid();
+    int rc = uv_loop_init(&w->loop);
+    if (rc < 0)
+        return rc;
+    if ((rc = lanes_coro_thread_init()) < 0)
+        return rc;
+    if ((rc = lanes_coro_pool_new(&w->coros, w->cfg->coro_stack, 1024)) < 0)
+        return rc;
+    if ((rc = lanes_pool_new(&w->pool, &w->loop, w->cfg->threads)) < 0)
+        return rc;
+    w->rstate = calloc((size_t)(app->nroutes ? app->nroutes : 1), sizeof *w->rstate);
+    if (!w->rstate)
+        return -ENOMEM;
+    uv_idle_init(&w->loop, &w->idle);
+    w->idle.data = w;
+    uv_timer_init(&w->loop, &w->drain_timer);
+    w->drain_timer.data = w;
+    uv_signal_init(&w->loop, &w->sigint);
+    uv_signal_init(&w->loop, &w->sigterm);
+    w->sigint.data = w->sigterm.data = w;
+    uv_signal_start(&w->sigint, on_signal, SIGINT);
+    uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+    return bind_listener(w);
+}
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int lanes_worker_run(lanes_app *app)
+{
+    lanes_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    signal(SIGPIPE, SIG_IGN);   /* a vanished client is an error code, not a death */
+    int rc = worker_init(w, app);
+    if (rc == 0) {
+        lanes_log(LANES_LOG_INFO, "lanes %s listening on http://%s%s%s:%d (threads %d, routes %d)",
+                  LANES_VERSION, strchr(w->cfg->host, ':') ? "[" : "", w->cfg->host,
+                  strchr(w->cfg->host, ':') ? "]" : "", bound_port(w), w->cfg->threads, app->nroutes);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+    }
+    if (w->forced) {
+        /* Handlers are still running on pool threads or suspended in
+         * coroutines: nothing can be freed safely. Leave now. */
+        lanes_log(LANES_LOG_INFO, "stopped (forced)");
+        _exit(0);
+    }
+    if (rc < 0) {
+        if (w->pool) {
+            lanes_pool_close(w->pool);
+            w->pool = NULL;
+        }
+        uv_walk(&w->loop, walk_close, NULL);
+    }
+    uv_run(&w->loop, UV_RUN_DEFAULT);   /* run close callbacks */
+    uv_loop_close(&w->loop);
+    if (w->coros)
+        lanes_coro_pool_free(w->coros);
+    free(w->rstate);
+    if (rc == 0)
+        lanes_log(LANES_LOG_INFO, "stopped after %llu request(s)", (unsigned long long)w->requests);
+    free(w);
+    return rc;
+}

@@ -1,0 +1,82 @@
+/*
+ * worker.h — one worker: an event loop thread with its listener, connections,
+ * coroutine stacks and thread pool. Everything a request needs from "the
+ * server" hangs off its worker, so nothing is global.
+ */
+#ifndef LANES_WORKER_H
+#define LANES_WORKER_H
+
+#include <llhttp.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+#include <uv.h>
+
+#include "app/app.h"
+#include "http/request.h"
+#include "lanes/coro.h"
+#include "lanes/pool.h"
+
+#define LANES_READ_BUF (64 * 1024)
+
+struct lanes_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;              /* header/idle/write deadline, one at a time */
+    llhttp_t parser;
+    lanes_worker *worker;
+    lanes_req *req;                /* the request being read or served */
+    char *pending;                 /* bytes after a complete request (pipelining) */
+    size_t pending_len, pending_cap;
+    lanes_conn *prev, *next;       /* worker's list, for draining */
+    int err_status;                /* a limit a parser callback hit: 413, 414, 431 */
+    uint8_t reading;
+    uint8_t closing;               /* uv_close issued */
+    uint8_t close_after;           /* close once the current response is written */
+    uint8_t lingering;             /* error sent: discard input until EOF or deadline */
+    uint8_t open_handles;          /* tcp + timer not yet closed */
+    uint8_t busy;                  /* a request is dispatched and not yet written */
+    uint8_t pumping;               /* inside the parse loop: do not re-enter */
+};
+
+typedef struct {
+    int running;
+    lanes_req *wait_head, *wait_tail;
+} lanes_route_state;
+
+struct lanes_worker {
+    uv_loop_t loop;
+    lanes_app *app;
+    const lanes_config *cfg;
+    pid_t pid;
+
+    uv_tcp_t listener;
+    uv_signal_t sigint, sigterm;
+    uv_idle_t idle;                /* runs coroutines that called lanes_yield */
+    uv_timer_t drain_timer;
+    lanes_pool *pool;
+    lanes_coro_pool *coros;
+
+    lanes_req *free_reqs;
+    int nfree;
+    lanes_req *ready_head, *ready_tail;
+    lanes_conn *conns;
+    int nconns;
+    int inflight;                  /* requests routed and not yet answered */
+    lanes_route_state *rstate;     /* per route, indexed by lanes_route_def.index */
+
+    time_t date_sec;
+    char date[64];                 /* "Date: ...\r\n" */
+
+    int draining;
+    int forced;                    /* drain deadline passed with work in flight */
+    uint64_t requests;
+    char rbuf[LANES_READ_BUF];     /* shared by all connections: reads are serial */
+};
+
+/* Runs a worker on the calling thread until it has drained. 0, or a negative
+ * errno-style code if it could not start (then it has logged why). */
+int lanes_worker_run(lanes_app *app);
+/* Called when a connection has fully closed; lets a drain finish. */
+void lanes_worker_conn_gone(lanes_worker *w);
+
+#endif

@@ -52,5 +52,7 @@ int lanes_coro_thread_init(void);
 /* Stats for tests and benchmarks. */
 size_t lanes_coro_pool_cached(const lanes_coro_pool *pool);
 size_t lanes_coro_pool_live(const lanes_coro_pool *pool);
+/* "asm" or "ucontext": which switch this build uses (for benchmarks and logs). */
+const char *lanes_coro_backend(void);
 
 #endif

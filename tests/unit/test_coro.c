@@ -1,0 +1,784 @@
+/*
+ * test_coro.c — unit tests of the stackful coroutines (src/lanes/coro.c):
+ * switching, interleaving, stack pooling, register and FP state across a
+ * switch, deep recursion, the stack-overflow report and misuse detection.
+ * Crashing scenarios run in re-executed children so the test process itself
+ * never dies; every child is waited for.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fenv.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lanes/coro.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifndef TEST_ASAN
+#define TEST_ASAN 0
+#endif
+#if TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#define KiB ((size_t)1024)
+
+static char *self_exe; /* re-executed for the crashing scenarios */
+
+/* ---- ping-pong ----------------------------------------------------------- */
+
+struct pingpong {
+    lanes_coro *self;
+    int rounds;
+    int to_co;
+    int from_co;
+    int wrong_current;
+};
+
+static void pingpong_fn(void *arg)
+{
+    struct pingpong *p = arg;
+    for (int i = 0; i < p->rounds; i++) {
+        if (lanes_coro_current() != p->self)
+            p->wrong_current++;
+        p->from_co = p->to_co * 2 + 1;
+        lanes_coro_yield();
+    }
+    p->from_co = -1;
+}
+
+static void test_ping_pong(void **state)
+{
+    (void)state;
+    lanes_coro_pool *pool = NULL;
+    assert_int_equal(lanes_coro_pool_new(&pool, 64 * KiB, 4), 0);
+    struct pingpong p = { .rounds = 100 };
+    p.self = lanes_coro_new(pool, pingpong_fn, &p, "pingpong");
+    assert_non_null(p.self);
+    assert_null(lanes_coro_current());
+    for (int i = 0; i < p.rounds; i++) {
+        p.to_co = i * 7;
+        assert_int_equal(lanes_coro_resume(p.self), 1);
+        assert_int_equal(p.from_co, i * 14 + 1);
+        assert_null(lanes_coro_current());
+    }
+    assert_int_equal(lanes_coro_resume(p.self), 0);
+    assert_int_equal(p.from_co, -1);
+    assert_int_equal(p.wrong_current, 0);
+    lanes_coro_free(p.self);
+    lanes_coro_pool_free(pool);
+}
+
+/* ---- many coroutines interleaved ----------------------------------------- */
+
+#define MANY 1000
+#define STEPS 10
+
+struct many_log {
+    int *entries;
+    size_t n;
+};
+
+struct many_arg {
+    struct many_log *log;
+    int id;
+};
+
+static void many_fn(void *arg)
+{
+    struct many_arg *a = arg;
+    for (int s = 0; s < STEPS; s++) {
+        a->log->entries[a->log->n++] = a->id * 100 + s;
+        lanes_coro_yield();
+    }
+}
+
+static void test_many_interleaved(void **state)
+{
+    (void)state;
+    lanes_coro_pool *pool = NULL;
+    assert_int_equal(lanes_coro_pool_new(&pool, 32 * KiB, 64), 0);
+    static lanes_coro *cos[MANY];
+    static struct many_arg args[MANY];
+    struct many_log log = { .entries = calloc(MANY * STEPS, sizeof(int)) };
+    assert_non_null(log.entries);
+    for (int i = 0; i < MANY; i++) {
+        args[i] = (struct many_arg){ .log = &log, .id = i };
+        cos[i] = lanes_coro_new(pool, many_fn, &args[i], "many");
+        assert_non_null(cos[i]);
+    }
+    assert_int_equal(lanes_coro_pool_live(pool), MANY);
+    for (int round = 0; round <= STEPS; round++)
+        for (int i = 0; i < MANY; i++)
+            assert_int_equal(lanes_coro_resume(cos[i]), round < STEPS ? 1 : 0);
+    assert_int_equal(log.n, MANY * STEPS);
+    for (size_t k = 0; k < log.n; k++)
+        assert_int_equal(log.entries[k], (int)(k % MANY) * 100 + (int)(k / MANY));
+    for (int i = 0; i < MANY; i++)
+        lanes_coro_free(cos[i]);
+    assert_int_equal(lanes_coro_pool_live(pool), 0);
+    assert_int_equal(lanes_coro_pool_cached(pool), 64);
+    free(log.entries);
+    lanes_coro_pool_free(pool);
+}
+
+/* ---- stack reuse ---------------------------------------------------------- */
+
+static void record_stack_fn(void *arg)
+{
+    volatile char here = 0;
+    *(uintptr_t *)arg = (uintptr_t)&here;
+    lanes_coro_yield();
+}
+
+static void run_to_end(lanes_coro *co)
+{
+    while (lanes_coro_resume(co))
+        ;
+}
+
+static void test_stack_reuse(void **state)
+{
+    (void)state;
+    lanes_coro_pool *pool = NULL;
+    assert_int_equal(lanes_coro_pool_new(&pool, 64 * KiB, 2), 0);
+    uintptr_t at[4] = { 0 };
+    lanes_coro *a = lanes_coro_new(pool, record_stack_fn, &at[0], "a");
+    lanes_coro *b = lanes_coro_new(pool, record_stack_fn, &at[1], "b");
+    lanes_coro *c = lanes_coro_new(pool, record_stack_fn, &at[2], "c");
+    assert_true(a && b && c);
+    assert_int_equal(lanes_coro_pool_live(pool), 3);
+    assert_int_equal(lanes_coro_pool_cached(pool), 0);
+    run_to_end(a);
+    run_to_end(b);
+    run_to_end(c);
+    assert_true(at[0] != at[1] && at[1] != at[2]);
+
+    lanes_coro_free(a);
+    assert_int_equal(lanes_coro_pool_live(pool), 2);
+    assert_int_equal(lanes_coro_pool_cached(pool), 1);
+    /* The next coroutine gets a's stack: same frame address. */
+    lanes_coro *d = lanes_coro_new(pool, record_stack_fn, &at[3], "d");
+    assert_non_null(d);
+    assert_int_equal(lanes_coro_pool_cached(pool), 0);
+    run_to_end(d);
+    assert_true(at[3] == at[0]);
+
+    /* Beyond max_cached (2) a freed stack is unmapped, not kept. */
+    lanes_coro_free(b);
+    lanes_coro_free(c);
+    lanes_coro_free(d);
+    assert_int_equal(lanes_coro_pool_live(pool), 0);
+    assert_int_equal(lanes_coro_pool_cached(pool), 2);
+
+    /* A never-started coroutine can be freed and its stack reused too. */
+    lanes_coro *e = lanes_coro_new(pool, record_stack_fn, &at[0], "e");
+    assert_int_equal(lanes_coro_pool_cached(pool), 1);
+    lanes_coro_free(e);
+    assert_int_equal(lanes_coro_pool_cached(pool), 2);
+    lanes_coro_pool_free(pool);
+}
+
+/*
+ * Under ASan: a coroutine leaves poisoned shadow on its stack (as frames that
+ * never returned would); the next coroutine on the recycled stack must find
+ * it clean. Without ASan there is no shadow memory to check.
+ */
+#if TEST_ASAN
+static void poison_below_fn(void *arg)
+{
+    (void)arg;
+    volatile char here = 0;
+    char *lo = (char *)&here - 128 * KiB;
+    ASAN_POISON_MEMORY_REGION(lo, 120 * KiB);
+}
+
+static void check_clean_fn(void *arg)
+{
+    volatile char here = 0;
+    char *lo = (char *)&here - 128 * KiB;
+    *(void **)arg = __asan_region_is_poisoned(lo, 120 * KiB);
+}
+#endif
+
+static void test_recycled_stack_not_poisoned(void **state)
+{
+    (void)state;
+#if TEST_ASAN
+    lanes_coro_pool *pool = NULL;
+    assert_int_equal(lanes_coro_pool_new(&pool, 256 * KiB, 1), 0);
+    lanes_coro *a = lanes_coro_new(pool, poison_below_fn, NULL, "poison");
+    run_to_end(a);
+    lanes_coro_free(a);
+    void *poisoned = (void *)1;
+    lanes_coro *b = lanes_coro_new(pool, check_clean_fn, &poisoned, "check");
+    run_to_end(b);
+    lanes_coro_free(b);
+    assert_null(poisoned);
+    lanes_coro_pool_free(pool);
+#else
+    skip();
+#endif
+}
+
+/* ---- registers and floating point across a switch ------------------------ */
+
+/* The same computation runs inside a coroutine (yielding every step) and
+ * directly; many values live across the yield keep callee-saved integer and
+ * FP registers busy on both sides of the switch. */
+struct regs_result {
+    unsigned long i[6];
+    double d[4];
+};
+
+static void regs_compute(struct regs_result *r, int steps, int yield)
+{
+    unsigned long a = 1, b = 2, c = 3, d = 5, e = 7, f = 11;
+    double x = 0.5, y = 1.25, z = -3.0, w = 1e-3;
+    for (int k = 0; k < steps; k++) {
+        a = a * 31 + k;
+        b ^= a >> 3;
+        c += b * 7 - a;
+        d = d * 17 + c;
+        e -= d >> 5;
+        f += e ^ k;
+        x = x * 1.0001 + (double)(a & 0xff) / 256.0;
+        y = y / 1.0002 + x * 0.5;
+        z = z * 0.999 - y / 3.0;
+        w = w + x * y * 1e-6;
+        if (yield)
+            lanes_coro_yield();
+    }
+    unsigned long is[6] = { a, b, c, d, e, f };
+    double ds[4] = { x, y, z, w };
+    memcpy(r->i, is, sizeof is);
+    memcpy(r->d, ds, sizeof ds);
+}
+
+static void regs_fn(void *arg)
+{
+    regs_compute(arg, 1000, 1);
+}
+
+static void test_registers_survive(void **state)
+{
+    (void)state;
+    struct regs_result want, got;
+    regs_compute(&want, 1000, 0);
+    lanes_coro_pool *pool = NULL;
+    assert_int_equal(lanes_coro_pool_new(&pool, 64 * KiB, 1), 0);
+    lanes_coro *co = lanes_coro_new(pool, regs_fn, &got, "regs");
+    /* The resumer keeps its own live values across every resume too. */
+    unsigned long m1 = 3, m2 = 9;
+    double md = 0.1;
+    int n = 0;
+    while (lanes_coro_resume(co)) {
+        m1 = m1 * 13 + n;
+        m2 ^= m1 >> 2;
+        md = md * 1.5 - (double)n * 1e-3;
+        n++;
+    }
+    unsigned long e1 = 3, e2 = 9;
+    double ed = 0.1;
+    for (int k = 0; k < n; k++) {
+        e1 = e1 * 13 + k;
+        e2 ^= e1 >> 2;
+        ed = ed * 1.5 - (double)k * 1e-3;
+    }
+    assert_int_equal(n, 1000);
+    assert_true(m1 == e1 && m2 == e2 && md == ed);
+    assert_memory_equal(want.i, got.i, sizeof want.i);
+    assert_memory_equal(want.d, got.d, sizeof want.d);
+    lanes_coro_free(co);
+    lanes_coro_pool_free(pool);
+}
+
+/* The rounding mode belongs to the context: x87 control word and MXCSR on
+ * x86-64, FPCR on aarch64. */
+struct round_arg {
+    int mode_after_resume;
+    double third;
+};
+
+static void round_fn(void *arg)
+{
+    struct round_arg *r = arg;
+    fesetround(FE_UPWARD);
+    lanes_coro_yield();
+    r->mode_after_resume = fegetround();
+    volatile double one = 1.0, three = 3.0;
+    r->third = one / three;
+}
+
+static void test_fp_rounding_mode_per_context(void **state)
+{
+    (void)state;
+    lanes_coro_pool *pool = NULL;
+    assert_int_equal(lanes_coro_pool_new(&pool, 64 * KiB, 1), 0);
+    struct round_arg r = { 0 };
+    lanes_coro *co = lanes_coro_new(pool, round_fn, &r, "round");
+    assert_int_equal(fegetround(), FE_TONEAREST);
+    assert_int_equal(lanes_coro_resume(co), 1);
+    assert_int_equal(fegetround(), FE_TONEAREST); /* the coroutine's change stayed there */
+    volatile double one = 1.0, three = 3.0;
+    double near = one / three;
+    assert_int_equal(lanes_coro_resume(co), 0);
+    assert_int_equal(fegetround(), FE_TONEAREST);
+    assert_int_equal(r.mode_after_resume, FE_UPWARD);
+    assert_true(r.third > near); /* SSE/NEON division really rounded up */
+    lanes_coro_free(co);
+    lanes_coro_pool_free(pool);
+}
+
+/* ---- deep but legal recursion -------------------------------------------- */
+
+struct deep {
+    uintptr_t top;
+    size_t target;   /* stop once this much stack is in use */
+    size_t reached;
+    int depth;
+};
+
+__attribute__((noinline)) static long deep_recurse(struct deep *d, int n)
+{
+    volatile char pad[64];
+    pad[0] = (char)n;
+    pad[63] = (char)(n >> 8);
+    size_t used = d->top - (uintptr_t)pad;
+    if (used >= d->target) {
+        d->reached = used;
+        d->depth = n;
+        lanes_coro_yield(); /* switch out and back from the deep end */
+        return n;
+    }
+    return deep_recurse(d, n + 1) + pad[0] + pad[63];
+}
+
+static void deep_fn(void *arg)
+{
+    struct deep *d = arg;
+    volatile char top = 0;
+    d->top = (uintptr_t)&top;
+    long sum = deep_recurse(d, 0);
+    d->target = (size_t)sum; /* keep the result observable */
+}
+
+static void test_deep_recursion(void **state)
+{
+    (void)state;
+    lanes_coro_pool *pool = NULL;
+    assert_int_equal(lanes_coro_pool_new(&pool, 256 * KiB, 1), 0);
+    struct deep d = { .target = 200 * KiB };
+    lanes_coro *co = lanes_coro_new(pool, deep_fn, &d, "deep");
+    assert_int_equal(lanes_coro_resume(co), 1);
+    assert_true(d.reached >= 200 * KiB && d.reached < 256 * KiB);
+    assert_true(d.depth > 100);
+    assert_int_equal(lanes_coro_resume(co), 0);
+    long want = d.depth;
+    for (int n = d.depth - 1; n >= 0; n--)
+        want += (char)n + (char)(n >> 8);
+    assert_int_equal((long)d.target, want);
+    lanes_coro_free(co);
+    lanes_coro_pool_free(pool);
+}
+
+/* ---- crashing children --------------------------------------------------- */
+
+struct child_result {
+    int status;
+    char err[4096];
+};
+
+/*
+ * Forks and re-executes this test binary as "--child <scenario>", stderr
+ * captured through a pipe. A fresh image matters: a plain fork would inherit
+ * cmocka's per-test SIGSEGV handler and our once-per-process installation.
+ */
+static void run_child(const char *scenario, struct child_result *res)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit no_core = { 0, 0 };
+        setrlimit(RLIMIT_CORE, &no_core);
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[1]);
+        execl(self_exe, self_exe, "--child", scenario, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t r;
+    while ((r = read(fds[0], res->err + n, sizeof res->err - 1 - n)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 || (n += (size_t)r) == sizeof res->err - 1)
+            break;
+    }
+    res->err[n] = '\0';
+    close(fds[0]);
+    while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR)
+        ;
+}
+
+__attribute__((noinline)) static long overflow_recurse(volatile long *limit, long n)
+{
+    volatile char pad[256];
+    pad[0] = (char)n;
+    if (n >= *limit)
+        return pad[0];
+    return overflow_recurse(limit, n + 1) + pad[0];
+}
+
+static void overflow_fn(void *arg)
+{
+    (void)arg;
+    volatile long limit = 1L << 40;
+    overflow_recurse(&limit, 0);
+}
+
+static void touch_ends(char *p, size_t n)
+{
+    p[0] = 1;
+    p[n - 1] = p[0];
+}
+
+/* Called through a volatile pointer so no compiler can see the array is
+ * barely used and shrink it. */
+static void (*volatile touch_ptr)(char *, size_t) = touch_ends;
+
+static void big_array_fn(void *arg)
+{
+    (void)arg;
+    char big[1024 * 1024]; /* four times the 256 KiB stack */
+    touch_ptr(big, sizeof big);
+}
+
+static void child_run_coro(lanes_coro_fn fn, const char *label)
+{
+    if (lanes_coro_thread_init() != 0)
+        _exit(3);
+    lanes_coro_pool *pool = NULL;
+    if (lanes_coro_pool_new(&pool, 256 * KiB, 1) != 0)
+        _exit(4);
+    lanes_coro *co = lanes_coro_new(pool, fn, NULL, label);
+    if (!co)
+        _exit(5);
+    lanes_coro_resume(co);
+    _exit(6); /* not reached if the coroutine crashed */
+}
+
+static void child_overflow(void)
+{
+    child_run_coro(overflow_fn, "GET /deep");
+}
+
+static void child_big_array(void)
+{
+    child_run_coro(big_array_fn, "POST /big");
+}
+
+static void assert_overflow_report(const struct child_result *res, const char *label)
+{
+    char want[128];
+    snprintf(want, sizeof want, "stack overflow in LOOP handler %s (stack 256 KiB)", label);
+    if (!strstr(res->err, want))
+        fail_msg("child stderr lacks \"%s\":\n%s", want, res->err);
+    assert_non_null(strstr(res->err, "move it to LANES_THREAD or allocate on the heap\n"));
+    assert_true(WIFSIGNALED(res->status));
+    assert_int_equal(WTERMSIG(res->status), SIGSEGV);
+}
+
+/* Our handler runs before ASan's (it is installed later and chains), so the
+ * report and the SIGSEGV death hold under ASan too. */
+static void test_overflow_report(void **state)
+{
+    (void)state;
+    struct child_result res;
+    run_child("overflow", &res);
+    assert_overflow_report(&res, "GET /deep");
+}
+
+static void test_overflow_big_array(void **state)
+{
+    (void)state;
+#if TEST_ASAN
+    /* Skipped under ASan: its runtime maps memory right below our stacks, so a
+     * 1 MiB frame lands in a mapping and never faults (silent corruption, the
+     * reason for -fstack-clash-protection, which makes this pass under ASan
+     * too). A guard page alone only catches frames that reach unmapped memory. */
+    skip();
+#else
+    struct child_result res;
+    run_child("big-array", &res);
+    assert_overflow_report(&res, "POST /big");
+#endif
+}
+
+static void null_deref_fn(void *arg)
+{
+    (void)arg;
+    volatile int *volatile p = NULL;
+    *p = 1;
+}
+
+static void child_null_deref(void)
+{
+    child_run_coro(null_deref_fn, "GET /null");
+}
+
+/* A real crash inside a coroutine is not called an overflow, and still kills. */
+static void test_other_fault_not_swallowed(void **state)
+{
+    (void)state;
+    struct child_result res;
+    run_child("null-deref", &res);
+    assert_null(strstr(res.err, "stack overflow"));
+#if TEST_ASAN
+    /* ASan's own handler (chained to) reports the SEGV and exits or aborts. */
+    assert_non_null(strstr(res.err, "SEGV"));
+    assert_false(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0);
+#else
+    assert_true(WIFSIGNALED(res.status));
+    assert_int_equal(WTERMSIG(res.status), SIGSEGV);
+#endif
+}
+
+/* The once-per-process handler must chain to the handler that was there
+ * before lanes_coro_thread_init(). */
+static void previous_handler(int sig, siginfo_t *si, void *uctx)
+{
+    (void)si;
+    (void)uctx;
+    static const char msg[] = "previous handler ran\n";
+    ssize_t r = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)r;
+    _exit(sig == SIGSEGV ? 42 : 43);
+}
+
+static void child_chain(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = previous_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    child_run_coro(null_deref_fn, "GET /null");
+}
+
+static void test_chains_previous_handler(void **state)
+{
+    (void)state;
+    struct child_result res;
+    run_child("chain", &res);
+    assert_non_null(strstr(res.err, "previous handler ran"));
+    assert_null(strstr(res.err, "stack overflow"));
+    assert_true(WIFEXITED(res.status));
+    assert_int_equal(WEXITSTATUS(res.status), 42);
+}
+
+/* ---- misuse is caught ---------------------------------------------------- */
+
+static void nested_fn(void *arg)
+{
+    lanes_coro_resume(arg);
+}
+
+static void noop_fn(void *arg)
+{
+    (void)arg;
+}
+
+static void child_nested_resume(void)
+{
+    lanes_coro_pool *pool = NULL;
+    if (lanes_coro_pool_new(&pool, 64 * KiB, 2) != 0)
+        _exit(4);
+    lanes_coro *inner = lanes_coro_new(pool, noop_fn, NULL, "inner");
+    lanes_coro *outer = lanes_coro_new(pool, nested_fn, inner, "outer");
+    lanes_coro_resume(outer);
+    _exit(6);
+}
+
+static void child_yield_outside(void)
+{
+    lanes_coro_yield();
+    _exit(6);
+}
+
+static void test_nested_resume_aborts(void **state)
+{
+    (void)state;
+    struct child_result res;
+    run_child("nested-resume", &res);
+    assert_true(WIFSIGNALED(res.status));
+    assert_int_equal(WTERMSIG(res.status), SIGABRT);
+    assert_non_null(strstr(res.err, "from inside a coroutine"));
+}
+
+static void test_yield_outside_aborts(void **state)
+{
+    (void)state;
+    struct child_result res;
+    run_child("yield-outside", &res);
+    assert_true(WIFSIGNALED(res.status));
+    assert_int_equal(WTERMSIG(res.status), SIGABRT);
+    assert_non_null(strstr(res.err, "outside a coroutine"));
+}
+
+static void test_pool_args(void **state)
+{
+    (void)state;
+    lanes_coro_pool *pool = NULL;
+    assert_int_equal(lanes_coro_pool_new(&pool, 0, 4), -EINVAL);
+    assert_int_equal(lanes_coro_pool_new(NULL, 64 * KiB, 4), -EINVAL);
+    assert_int_equal(lanes_coro_pool_new(&pool, 1000, 0), 0); /* rounded up to a page */
+    lanes_coro *co = lanes_coro_new(pool, noop_fn, NULL, "tiny");
+    assert_non_null(co);
+    assert_int_equal(lanes_coro_resume(co), 0);
+    lanes_coro_free(co);
+    assert_int_equal(lanes_coro_pool_cached(pool), 0); /* max_cached 0: unmapped */
+    assert_int_equal(lanes_coro_pool_live(pool), 0);
+    assert_null(lanes_coro_new(pool, NULL, NULL, "no fn"));
+    lanes_coro_pool_free(pool);
+    assert_true(strcmp(lanes_coro_backend(), "asm") == 0 ||
+                strcmp(lanes_coro_backend(), "ucontext") == 0);
+}
+
+/* ---- one current coroutine per thread ------------------------------------ */
+
+struct thread_arg {
+    int bad;
+    int done;
+};
+
+static void tl_fn(void *arg)
+{
+    struct thread_arg *t = arg;
+    lanes_coro *me = lanes_coro_current();
+    for (int i = 0; i < 2000; i++) {
+        if (lanes_coro_current() != me || me == NULL)
+            t->bad++;
+        lanes_coro_yield();
+    }
+    t->done = 1;
+}
+
+static void *tl_thread(void *arg)
+{
+    struct thread_arg *t = arg;
+    lanes_coro_pool *pool = NULL;
+    if (lanes_coro_thread_init() != 0 || lanes_coro_pool_new(&pool, 64 * KiB, 4) != 0) {
+        t->bad = -1;
+        return NULL;
+    }
+    lanes_coro *cos[4];
+    for (int i = 0; i < 4; i++)
+        cos[i] = lanes_coro_new(pool, tl_fn, &t[i], "tl");
+    for (int alive = 4; alive;) {
+        alive = 0;
+        for (int i = 0; i < 4; i++)
+            if (!t[i].done) {
+                alive += lanes_coro_resume(cos[i]);
+                if (lanes_coro_current() != NULL)
+                    t[i].bad++;
+            }
+    }
+    for (int i = 0; i < 4; i++)
+        lanes_coro_free(cos[i]);
+    lanes_coro_pool_free(pool);
+    return NULL;
+}
+
+static void test_threads_independent(void **state)
+{
+    (void)state;
+    struct thread_arg ta[2][4];
+    memset(ta, 0, sizeof ta);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, tl_thread, ta[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            assert_int_equal(ta[i][j].bad, 0);
+            assert_int_equal(ta[i][j].done, 1);
+        }
+}
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} scenarios[] = {
+    { "overflow", child_overflow },
+    { "big-array", child_big_array },
+    { "null-deref", child_null_deref },
+    { "chain", child_chain },
+    { "nested-resume", child_nested_resume },
+    { "yield-outside", child_yield_outside },
+};
+
+static int child_main(const char *name)
+{
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+        if (strcmp(scenarios[i].name, name) == 0) {
+            scenarios[i].fn();
+            return 0;
+        }
+    fprintf(stderr, "unknown child scenario %s\n", name);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 2 && strcmp(argv[1], "--child") == 0)
+        return child_main(argv[2]);
+    self_exe = realpath("/proc/self/exe", NULL);
+    if (!self_exe) {
+        perror("realpath /proc/self/exe");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ping_pong),
+        cmocka_unit_test(test_many_interleaved),
+        cmocka_unit_test(test_stack_reuse),
+        cmocka_unit_test(test_recycled_stack_not_poisoned),
+        cmocka_unit_test(test_registers_survive),
+        cmocka_unit_test(test_fp_rounding_mode_per_context),
+        cmocka_unit_test(test_deep_recursion),
+        cmocka_unit_test(test_overflow_report),
+        cmocka_unit_test(test_overflow_big_array),
+        cmocka_unit_test(test_other_fault_not_swallowed),
+        cmocka_unit_test(test_chains_previous_handler),
+        cmocka_unit_test(test_nested_resume_aborts),
+        cmocka_unit_test(test_yield_outside_aborts),
+        cmocka_unit_test(test_pool_args),
+        cmocka_unit_test(test_threads_independent),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    free(self_exe);
+    return failed;
+}

@@ -1,0 +1,36 @@
+/*
+ * errors.c — lanes_strerror and lanes_time (see lanes.h, errors.h).
+ *
+ * lanes_strerror returns text that lives forever and is shared by every
+ * thread, so it must never use strerror() (whose buffer is not thread-safe)
+ * nor format into a static buffer.
+ */
+#include "util/errors.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <time.h>
+
+/*
+ * Accepts -ENOENT (the library's convention) and ENOENT alike. glibc's
+ * strerrordesc_np returns constant text, which is exactly the lifetime and
+ * thread-safety we promise; it returns NULL for codes it does not know.
+ */
+const char *lanes_strerror(int err)
+{
+    if (err == 0)
+        return "success";
+    if (err == INT_MIN)
+        return "unknown error";
+    int e = err < 0 ? -err : err;
+    const char *s = strerrordesc_np(e);
+    return s ? s : "unknown error";
+}
+
+double lanes_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000) * 1e-6;
+}

@@ -121,6 +121,8 @@ long long lanes_query_int(lanes_req *req, const char *name, long long def);
 double lanes_query_double(lanes_req *req, const char *name, double def);
 const char *lanes_query_str(lanes_req *req, const char *name, const char *def);
 int lanes_failed(const lanes_req *req);
+/* The pid of the worker process serving req (cached: no system call). */
+int lanes_pid(const lanes_req *req);
 
 /* ---- the response ---------------------------------------------------------- */
 /*

@@ -210,6 +210,8 @@ const void *lanes_body(const lanes_req *req, size_t *len)
 
 int lanes_failed(const lanes_req *req) { return req->errors.len > 0; }
 
+int lanes_pid(const lanes_req *req) { return (int)req->worker->pid; }
+
 /* ---- validation errors (FastAPI's 422 shape) ------------------------------- */
 
 void lanes_req_invalid(lanes_req *req, const char *loc, const char *name,

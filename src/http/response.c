@@ -181,28 +181,74 @@ static const char *date_line(lanes_worker *w)
     return w->date;
 }
 
+/* Appends a decimal number without printf: the head is built for every
+ * response, and vfprintf showed up in profiles. */
+static int put_uint(lanes_buf *b, unsigned long long v)
+{
+    char tmp[24];
+    int i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    return lanes_buf_append(b, tmp + i, sizeof tmp - (size_t)i);
+}
+
+/* Seconds with microsecond resolution, "0.000123". */
+static int put_seconds(lanes_buf *b, double s)
+{
+    unsigned long long us = (unsigned long long)(s * 1e6 + 0.5);
+    char frac[7];
+    unsigned long long f = us % 1000000;
+    for (int i = 5; i >= 0; i--) {
+        frac[i] = (char)('0' + (int)(f % 10));
+        f /= 10;
+    }
+    frac[6] = '.';
+    int rc = put_uint(b, us / 1000000);
+    if (rc == 0)
+        rc = lanes_buf_append(b, frac + 6, 1);
+    if (rc == 0)
+        rc = lanes_buf_append(b, frac, 6);
+    return rc;
+}
+
+static int put_str(lanes_buf *b, const char *s) { return lanes_buf_append(b, s, strlen(s)); }
+
 int lanes_response_head(lanes_req *req, int keep_alive, double process_time)
 {
     lanes_buf *h = &req->res_head;
     lanes_buf_reset(h);
     int s = req->status;
-    int rc = lanes_buf_printf(h, "HTTP/1.1 %d %s\r\nServer: lanes\r\n%s", s,
-                              lanes_status_text(s), date_line(req->worker));
-    if (rc == 0 && req->content_type[0] && !lanes_status_no_body(s))
-        rc = lanes_buf_printf(h, "Content-Type: %s\r\n", req->content_type);
-    if (rc == 0 && !lanes_status_no_body(s))
-        rc = lanes_buf_printf(h, "Content-Length: %zu\r\n", req->res_body.len);
-    if (rc == 0 && process_time >= 0)
-        rc = lanes_buf_printf(h, "X-Process-Time: %.6f\r\n", process_time);
-    if (rc == 0) {
-        if (!keep_alive)
-            rc = lanes_buf_puts(h, "Connection: close\r\n");
-        else if (req->http_major == 1 && req->http_minor == 0)
-            rc = lanes_buf_puts(h, "Connection: keep-alive\r\n");
+    int body = !lanes_status_no_body(s);
+    int rc = lanes_buf_reserve(h, 256 + req->res_headers.len);
+    rc = rc ? rc : put_str(h, "HTTP/1.1 ");
+    rc = rc ? rc : put_uint(h, (unsigned)s);
+    rc = rc ? rc : put_str(h, " ");
+    rc = rc ? rc : put_str(h, lanes_status_text(s));
+    rc = rc ? rc : put_str(h, "\r\nServer: lanes\r\n");
+    rc = rc ? rc : put_str(h, date_line(req->worker));
+    if (body && req->content_type[0]) {
+        rc = rc ? rc : put_str(h, "Content-Type: ");
+        rc = rc ? rc : put_str(h, req->content_type);
+        rc = rc ? rc : put_str(h, "\r\n");
     }
-    if (rc == 0 && req->res_headers.len)
-        rc = lanes_buf_append(h, req->res_headers.data, req->res_headers.len);
-    if (rc == 0)
-        rc = lanes_buf_puts(h, "\r\n");
+    if (body) {
+        rc = rc ? rc : put_str(h, "Content-Length: ");
+        rc = rc ? rc : put_uint(h, req->res_body.len);
+        rc = rc ? rc : put_str(h, "\r\n");
+    }
+    if (process_time >= 0) {
+        rc = rc ? rc : put_str(h, "X-Process-Time: ");
+        rc = rc ? rc : put_seconds(h, process_time);
+        rc = rc ? rc : put_str(h, "\r\n");
+    }
+    if (!keep_alive)
+        rc = rc ? rc : put_str(h, "Connection: close\r\n");
+    else if (req->http_major == 1 && req->http_minor == 0)
+        rc = rc ? rc : put_str(h, "Connection: keep-alive\r\n");
+    if (req->res_headers.len)
+        rc = rc ? rc : lanes_buf_append(h, req->res_headers.data, req->res_headers.len);
+    rc = rc ? rc : put_str(h, "\r\n");
     return rc;
 }

@@ -117,7 +117,7 @@ int lanes_pool_new(lanes_pool **out, uv_loop_t *loop, int max_threads)
  * the task, so the pool grows to what the load needs and no further. */
 static int maybe_spawn(lanes_pool *p)
 {
-    if (p->idle > 0 || p->nthreads >= p->max || p->queued <= p->idle)
+    if (p->nthreads >= p->max || p->queued <= p->idle)
         return 0;
     pthread_attr_t attr;
     pthread_attr_init(&attr);

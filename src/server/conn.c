@@ -223,7 +223,6 @@ static void feed(lanes_conn *c, const char *data, size_t n)
             lanes_conn_close(c);
             return;
         }
-        stop_reading(c);
         uv_timer_stop(&c->timer);
         c->busy = 1;
         lanes_dispatch(c->req);
@@ -240,17 +239,55 @@ static void feed(lanes_conn *c, const char *data, size_t n)
     send_parse_error(c, status, msg);
 }
 
+/* Bytes a client may send ahead (pipelining) while its current request runs;
+ * beyond this we stop reading and let TCP push back. */
+#define PENDING_MAX (64 * 1024)
+
+static int append_pending(lanes_conn *c, const char *data, size_t n)
+{
+    size_t need = c->pending_len + n;
+    if (need > c->pending_cap) {
+        size_t cap = c->pending_cap ? c->pending_cap : 1024;
+        while (cap < need)
+            cap *= 2;
+        char *np = realloc(c->pending, cap);
+        if (!np)
+            return -ENOMEM;
+        c->pending = np;
+        c->pending_cap = cap;
+    }
+    memcpy(c->pending + c->pending_len, data, n);
+    c->pending_len = need;
+    return 0;
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     lanes_conn *c = s->data;
     if (n == 0)
         return;
     if (n < 0) {
+        if (n == UV_EOF && c->busy && !c->lingering) {
+            /* Half-close after sending a request: answer it, then close. */
+            stop_reading(c);
+            c->close_after = 1;
+            return;
+        }
         lanes_conn_close(c);   /* EOF or reset: an unfinished request is dropped */
         return;
     }
     if (c->lingering)
         return;   /* discarding what follows an error answer */
+    if (c->busy) {
+        /* Keep reading while a request runs (stopping and restarting the
+         * watcher costs two epoll_ctl calls per request); pipelined bytes
+         * wait in pending, bounded. */
+        if (append_pending(c, buf->base, (size_t)n) < 0)
+            lanes_conn_close(c);
+        else if (c->pending_len >= PENDING_MAX)
+            stop_reading(c);
+        return;
+    }
     lanes_req *req = c->req;
     if (req && req->method[0])
         lanes_conn_head_started(c);   /* body still arriving: reset its idle deadline */
@@ -271,7 +308,7 @@ static void conn_continue(lanes_conn *c)
     while (!c->closing && !c->lingering && !c->busy && c->pending_len > 0)
         feed(c, c->pending, c->pending_len);
     c->pumping = 0;
-    if (c->closing || c->lingering || c->busy)
+    if (c->closing || c->lingering || c->busy || c->close_after)
         return;
     start_reading(c);
     if (!c->req)

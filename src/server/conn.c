@@ -115,11 +115,15 @@ static void stop_reading(lanes_conn *c)
 
 static int keep_pending(lanes_conn *c, const char *at, size_t n)
 {
-    if (at == c->pending) {
+    if (n == 0) {
+        c->pending_len = 0;
+        return 0;
+    }
+    if (c->pending && at == c->pending) {
         c->pending_len = n;
         return 0;
     }
-    if (at > c->pending && at < c->pending + c->pending_cap) {
+    if (c->pending && at > c->pending && at < c->pending + c->pending_cap) {
         memmove(c->pending, at, n);   /* the rest of our own pending bytes */
         c->pending_len = n;
         return 0;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 lanes_app *lanes_app_new(void)
 {
@@ -40,6 +41,14 @@ void lanes_app_free(lanes_app *app)
     free(app->routes);
     lanes_router_free(app->router);
     free(app);
+}
+
+int lanes_app_has_lane(const lanes_app *app, lanes_lane lane)
+{
+    for (int i = 0; i < app->nroutes; i++)
+        if (app->routes[i]->lane == lane)
+            return 1;
+    return 0;
 }
 
 const char *lanes_lane_name(lanes_lane lane)
@@ -87,9 +96,7 @@ int lanes_route_ex(lanes_app *app, const char *method, const char *pattern,
 {
     if (!app || !method || !pattern || !handler)
         return -EINVAL;
-    if (lane == LANES_PROCESS || lane == LANES_JOB)
-        return -ENOTSUP;   /* arrive with the workers issue */
-    if (lane != LANES_LOOP && lane != LANES_THREAD)
+    if (lane != LANES_LOOP && lane != LANES_THREAD && lane != LANES_PROCESS && lane != LANES_JOB)
         return -EINVAL;
     unsigned bit = (unsigned)lanes_method_bit(method, strlen(method));
     if (bit == 0 || bit == LANES_M_HEAD)
@@ -167,4 +174,20 @@ void lanes_config_defaults(lanes_config *cfg)
     cfg->coro_stack = 256 * 1024;
     cfg->access_log = 1;
     cfg->log_level = 2;
+    cfg->workers = 1;
+    cfg->max_requests = 0;
+    cfg->max_requests_jitter = 0;
+    cfg->worker_timeout = 30.0;     /* gunicorn's default */
+    cfg->reuse_port = 1;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->procs = ncpu > 0 ? (int)ncpu : 1;
+    cfg->proc_max_tasks = 0;
+    snprintf(cfg->jobs_db, sizeof cfg->jobs_db, "lanes-jobs.db");
+    cfg->job_retries = 3;
+    cfg->job_runners = 2;
+    cfg->job_lease = 30.0;
+    cfg->block_warn = 0.1;          /* asyncio debug mode's slow-callback threshold */
+    cfg->stats_interval = 0;
+    cfg->docs = 1;
+    cfg->metrics = 1;
 }

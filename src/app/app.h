@@ -43,6 +43,29 @@ typedef struct {
     size_t coro_stack;            /* LOOP coroutine stack bytes */
     int access_log;
     int log_level;
+
+    /* workers (master process) */
+    int workers;                  /* 1 = serve in this process, no master */
+    long max_requests;            /* recycle a worker after this many (0 = never) */
+    long max_requests_jitter;
+    double worker_timeout;        /* master kills a worker whose loop is silent this long */
+    int reuse_port;               /* one SO_REUSEPORT socket per worker slot */
+
+    /* PROCESS lane */
+    int procs;                    /* helper processes per worker */
+    long proc_max_tasks;          /* recycle a helper after this many tasks (0 = never) */
+
+    /* JOB lane */
+    char jobs_db[256];
+    int job_retries;
+    int job_runners;              /* runner threads per worker */
+    double job_lease;             /* seconds a claim is held before another runner may retry */
+
+    /* observability */
+    double block_warn;            /* loop watchdog threshold, s */
+    double stats_interval;        /* --stats: seconds between lines, 0 = off */
+    int docs;                     /* /docs and /openapi.json */
+    int metrics;                  /* /metrics */
 } lanes_config;
 
 struct lanes_app {
@@ -54,5 +77,6 @@ struct lanes_app {
 
 void lanes_config_defaults(lanes_config *cfg);
 const char *lanes_lane_name(lanes_lane lane);
+int lanes_app_has_lane(const lanes_app *app, lanes_lane lane);
 
 #endif

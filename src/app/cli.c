@@ -8,7 +8,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "lanes/jobs.h"
+#include "lanes/procpool.h"
 #include "server/worker.h"
 #include "util/log.h"
 
@@ -33,6 +36,28 @@ static const char usage[] =
     "  --max-uri-bytes N           request target limit, answers 414 (default 8k)\n"
     "  --stack-size N              stack of each LOOP coroutine (default 256k)\n"
     "  --access-log, --no-access-log   one line per request on stderr (default on)\n"
+    "\n"
+    "Workers (a master process forks and supervises them when N > 1):\n"
+    "  --workers N|auto            worker processes (default 1: no master; auto = CPUs)\n"
+    "  --max-requests N            recycle a worker after N requests (default 0: never)\n"
+    "  --max-requests-jitter N     add 0..N to each worker's --max-requests (default 0)\n"
+    "  --timeout S                 kill a worker whose event loop is silent S seconds (default 30)\n"
+    "  --no-reuse-port             share one listening socket instead of one\n"
+    "                              SO_REUSEPORT socket per worker\n"
+    "\n"
+    "PROCESS and JOB lanes:\n"
+    "  --procs N                   helper processes per worker (default: CPU count)\n"
+    "  --proc-max-tasks N          recycle a helper after N tasks (default 0: never)\n"
+    "  --jobs-db PATH              SQLite job store, shared by all workers (default lanes-jobs.db)\n"
+    "  --job-retries N             runs of a job whose runner died before it is failed (default 3)\n"
+    "  --job-runners N             job runner threads per worker (default 2)\n"
+    "  --job-lease S               seconds a claimed job is reserved for its runner (default 30)\n"
+    "\n"
+    "Observability:\n"
+    "  --block-warn S              log when the event loop does not turn for S seconds (default 0.1)\n"
+    "  --stats S                   print a stats line every S seconds (default off)\n"
+    "  --no-docs                   no /docs and /openapi.json\n"
+    "  --no-metrics                no /metrics\n"
     "  --log-level LEVEL           error, warning, info, debug (default info)\n"
     "  --version                   print the version\n"
     "  -h, --help                  this text\n"
@@ -135,6 +160,58 @@ static int apply(lanes_config *cfg, const char *flag, const char *val, const cha
         int lv = lanes_log_parse_level(val);
         if (lv >= 0)
             cfg->log_level = lv, rc = 0;
+    } else if (!strcmp(flag, "--workers")) {
+        *why = "expected 1..256 or auto";
+        if (!strcmp(val, "auto")) {
+            long n = sysconf(_SC_NPROCESSORS_ONLN);
+            cfg->workers = n > 0 ? (int)n : 1;
+            rc = 0;
+        } else if ((rc = parse_long(val, 1, 256, &l)) == 0) {
+            cfg->workers = (int)l;
+        }
+    } else if (!strcmp(flag, "--max-requests")) {
+        *why = "expected 0..1000000000";
+        if ((rc = parse_long(val, 0, 1000000000, &l)) == 0)
+            cfg->max_requests = l;
+    } else if (!strcmp(flag, "--max-requests-jitter")) {
+        *why = "expected 0..1000000000";
+        if ((rc = parse_long(val, 0, 1000000000, &l)) == 0)
+            cfg->max_requests_jitter = l;
+    } else if (!strcmp(flag, "--timeout")) {
+        *why = "expected seconds, 0.1..86400";
+        rc = parse_seconds(val, 0.1, 86400, &cfg->worker_timeout);
+    } else if (!strcmp(flag, "--procs")) {
+        *why = "expected 0..256";
+        if ((rc = parse_long(val, 0, 256, &l)) == 0)
+            cfg->procs = (int)l;
+    } else if (!strcmp(flag, "--proc-max-tasks")) {
+        *why = "expected 0..1000000000";
+        if ((rc = parse_long(val, 0, 1000000000, &l)) == 0)
+            cfg->proc_max_tasks = l;
+    } else if (!strcmp(flag, "--jobs-db")) {
+        if (strlen(val) >= sizeof cfg->jobs_db || !*val)
+            return *why = "path too long or empty", -EINVAL;
+        strcpy(cfg->jobs_db, val);
+        return 0;
+    } else if (!strcmp(flag, "--job-retries")) {
+        *why = "expected 0..1000";
+        if ((rc = parse_long(val, 0, 1000, &l)) == 0)
+            cfg->job_retries = (int)l;
+    } else if (!strcmp(flag, "--job-runners")) {
+        *why = "expected 0..256";
+        if ((rc = parse_long(val, 0, 256, &l)) == 0)
+            cfg->job_runners = (int)l;
+    } else if (!strcmp(flag, "--job-lease")) {
+        *why = "expected seconds, 0.1..86400";
+        rc = parse_seconds(val, 0.1, 86400, &cfg->job_lease);
+    } else if (!strcmp(flag, "--block-warn")) {
+        *why = "expected seconds, 0.001..3600";
+        rc = parse_seconds(val, 0.001, 3600, &cfg->block_warn);
+    } else if (!strcmp(flag, "--stats")) {
+        *why = "expected seconds, 0 (off) or 0.1..3600";
+        rc = parse_seconds(val, 0, 3600, &cfg->stats_interval);
+        if (rc == 0 && cfg->stats_interval > 0 && cfg->stats_interval < 0.1)
+            rc = -EINVAL;
     } else {
         *why = "unknown option";
         return -ENOENT;
@@ -161,6 +238,18 @@ int lanes_cli_parse(lanes_config *cfg, int argc, char **argv, FILE *out, FILE *e
         }
         if (!strcmp(arg, "--no-access-log")) {
             cfg->access_log = 0;
+            continue;
+        }
+        if (!strcmp(arg, "--no-reuse-port")) {
+            cfg->reuse_port = 0;
+            continue;
+        }
+        if (!strcmp(arg, "--no-docs")) {
+            cfg->docs = 0;
+            continue;
+        }
+        if (!strcmp(arg, "--no-metrics")) {
+            cfg->metrics = 0;
             continue;
         }
         /* --flag=value or --flag value */
@@ -208,12 +297,22 @@ int lanes_main(lanes_app *app, int argc, char **argv)
         fprintf(stderr, "lanes_main: no app (lanes_app_new failed?)\n");
         return 1;
     }
-    int rc = lanes_cli_parse(&app->cfg, argc, argv, stdout, stderr);
+    int rc = lanes_procpool_helper_main(app);
+    if (rc >= 0) {
+        lanes_app_free(app);   /* this process was a PROCESS-lane helper */
+        return rc;
+    }
+    rc = lanes_cli_parse(&app->cfg, argc, argv, stdout, stderr);
     if (rc != 0) {
         lanes_app_free(app);
         return rc > 0 ? 0 : 2;
     }
     lanes_log_set_level(app->cfg.log_level);
+    if (lanes_app_has_lane(app, LANES_JOB) && (rc = lanes_jobs_register_routes(app)) < 0) {
+        fprintf(stderr, "%s: cannot register /jobs routes: %s\n", argv[0], lanes_strerror(rc));
+        lanes_app_free(app);
+        return 1;
+    }
     rc = lanes_worker_run(app);
     lanes_app_free(app);
     return rc < 0 ? 1 : 0;

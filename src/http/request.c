@@ -140,6 +140,55 @@ void lanes_req_destroy(lanes_req *req, void (*after)(lanes_req *))
     uv_close((uv_handle_t *)&req->timer, on_req_timer_closed);
 }
 
+/* ---- requests that did not come from a socket ------------------------------- */
+
+static int head_add(lanes_req *req, const char *s, size_t n, uint32_t *off)
+{
+    *off = (uint32_t)req->head.len;
+    if (lanes_buf_append(&req->head, s, n) < 0 || lanes_buf_append(&req->head, "", 1) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+int lanes_req_synth(lanes_req *req, const char *method, const char *target, size_t target_len,
+                    const char *const *names, const char *const *values, int nh,
+                    const void *body, size_t body_len)
+{
+    unsigned bit = (unsigned)lanes_method_bit(method, strlen(method));
+    if (!bit || strlen(method) >= sizeof req->method || nh < 0)
+        return -EINVAL;
+    snprintf(req->method, sizeof req->method, "%s", method);
+    req->method_bit = bit;
+    req->is_head = bit == LANES_M_HEAD;
+    lanes_buf_reset(&req->head);
+    uint32_t off;
+    if (head_add(req, target, target_len, &off) < 0)
+        return -ENOMEM;
+    req->url_len = (uint32_t)target_len;
+    if ((uint32_t)nh > req->hdrs_cap) {
+        lanes_hdr *nhdr = realloc(req->hdrs, (size_t)nh * sizeof *nhdr);
+        if (!nhdr)
+            return -ENOMEM;
+        req->hdrs = nhdr;
+        req->hdrs_cap = (uint32_t)nh;
+    }
+    req->nhdrs = 0;
+    for (int i = 0; i < nh; i++) {
+        lanes_hdr h;
+        if (head_add(req, names[i], strlen(names[i]), &h.name) < 0 ||
+            head_add(req, values[i], strlen(values[i]), &h.value) < 0)
+            return -ENOMEM;
+        req->hdrs[req->nhdrs++] = h;
+    }
+    lanes_buf_reset(&req->body);
+    if (body_len && lanes_buf_append(&req->body, body, body_len) < 0)
+        return -ENOMEM;
+    req->http_major = 1;
+    req->http_minor = 1;
+    req->keep_alive = 1;
+    return 0;
+}
+
 /* ---- URL ------------------------------------------------------------------ */
 
 int lanes_req_split_url(lanes_req *req)

@@ -103,6 +103,13 @@ void lanes_req_reset(lanes_req *req);
 /* Frees a request that was never handed to libuv-closing paths (shutdown). */
 void lanes_req_destroy(lanes_req *req, void (*after)(lanes_req *));
 
+/* Fills a request that did not come from a connection (PROCESS helpers, job
+ * runners) from its parts: method ("GET"), origin-form target ("/p?q=1"),
+ * nh headers as names[i]/values[i], and a body. Route it afterwards with
+ * lanes_req_route(). 0, -EINVAL (unknown method), or -ENOMEM. */
+int lanes_req_synth(lanes_req *req, const char *method, const char *target, size_t target_len,
+                    const char *const *names, const char *const *values, int nh,
+                    const void *body, size_t body_len);
 /* Splits the URL into path and query; handles absolute-form targets.
  * Returns 0 or -EINVAL (not an origin-form or absolute-form target). */
 int lanes_req_split_url(lanes_req *req);

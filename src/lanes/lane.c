@@ -14,6 +14,8 @@
 
 #include "app/params.h"
 #include "http/response.h"
+#include "lanes/jobs.h"
+#include "lanes/procpool.h"
 #include "server/conn.h"
 #include "server/worker.h"
 #include "util/log.h"
@@ -24,7 +26,7 @@ static void start_handler(lanes_req *req);
 
 /* The handler has returned: fix up the answer, release the route's slot and
  * the concurrency count, and send. */
-static void finish(lanes_req *req)
+void lanes_lane_done(lanes_req *req)
 {
     lanes_worker *w = req->worker;
     const lanes_route_def *r = req->route;
@@ -70,7 +72,7 @@ static void step(lanes_req *req)
         return;   /* suspended: a timer, the pool or the ready list resumes it */
     lanes_coro_free(req->coro);
     req->coro = NULL;
-    finish(req);
+    lanes_lane_done(req);
 }
 
 static void on_sleep_done(uv_timer_t *t)
@@ -113,7 +115,7 @@ static void run_thread_handler(lanes_task *t)
 
 static void thread_handler_done(lanes_task *t)
 {
-    finish((lanes_req *)((char *)t - offsetof(lanes_req, task)));
+    lanes_lane_done((lanes_req *)((char *)t - offsetof(lanes_req, task)));
 }
 
 static void run_offload(lanes_task *t)
@@ -140,8 +142,25 @@ static void start_handler(lanes_req *req)
         int rc = lanes_pool_submit(w->pool, &req->task);
         if (rc < 0) {
             lanes_response_error(req, 503, "thread pool unavailable");
-            finish(req);
+            lanes_lane_done(req);
         }
+        return;
+    }
+    if (req->route->lane == LANES_PROCESS) {
+        req->lane_now = LANES_PROCESS;
+        if (!w->procs || lanes_procpool_submit(w->procs, req) < 0) {
+            lanes_response_error(req, 503, "no helper process available");
+            lanes_lane_done(req);
+        }
+        return;
+    }
+    if (req->route->lane == LANES_JOB) {
+        req->lane_now = LANES_JOB;
+        if (w->jobs)
+            lanes_jobs_submit(w->jobs, req);
+        else
+            lanes_response_error(req, 503, "job store unavailable");
+        lanes_lane_done(req);
         return;
     }
     req->lane_now = LANES_LOOP;
@@ -149,7 +168,7 @@ static void start_handler(lanes_req *req)
     if (!req->coro) {
         lanes_log(LANES_LOG_ERROR, "no memory for a coroutine stack (%s)", req->route->label);
         lanes_response_error(req, 503, "server out of memory for coroutine stacks");
-        finish(req);
+        lanes_lane_done(req);
         return;
     }
     step(req);
@@ -178,48 +197,56 @@ static void decode_path(lanes_req *req)
     req->path_dec.data[n] = '\0';
 }
 
-void lanes_dispatch(lanes_req *req)
+int lanes_req_route(lanes_req *req, const lanes_app *app)
 {
-    lanes_worker *w = req->worker;
-    req->t_start_ns = uv_hrtime();
-    req->wall_start = lanes_time();
     if (lanes_req_split_url(req) < 0) {
-        answer_now(req, 400, "malformed request target");
-        return;
+        lanes_response_error(req, 400, "malformed request target");
+        return 400;
     }
     decode_path(req);
     size_t need = req->path_len + LANES_MAX_PARAMS + 1;
     if (lanes_buf_reserve(&req->scratch, need) < 0) {
-        answer_now(req, 503, "server out of memory");
-        return;
+        lanes_response_error(req, 503, "server out of memory");
+        return 503;
     }
     unsigned allowed = 0;
-    int rc = lanes_router_match(w->app->router, req->method_bit, req->path, req->path_len,
+    int rc = lanes_router_match(app->router, req->method_bit, req->path, req->path_len,
                                 req->scratch.data, req->scratch.cap, &req->match, &allowed);
     if (rc == -ENOENT) {
-        answer_now(req, 404, "Not Found");
-        return;
+        lanes_response_error(req, 404, "Not Found");
+        return 404;
     }
     if (rc == -EPERM) {
         char allow[128];
         lanes_methods_format(allowed, allow, sizeof allow);
         lanes_set_header(req, "Allow", allow);
-        answer_now(req, 405, "Method Not Allowed");
-        return;
+        lanes_response_error(req, 405, "Method Not Allowed");
+        return 405;
     }
     if (rc < 0) {
-        answer_now(req, 400, "malformed path");
-        return;
+        lanes_response_error(req, 400, "malformed path");
+        return 400;
     }
     req->route = req->match.data;
-    if (w->cfg->limit_concurrency > 0 && w->inflight >= w->cfg->limit_concurrency) {
-        answer_now(req, 503, "server busy: over --limit-concurrency");
-        return;
-    }
     if (lanes_req_validate(req) < 0) {
         lanes_req_answer_invalid(req);
+        return 422;
+    }
+    return 0;
+}
+
+void lanes_dispatch(lanes_req *req)
+{
+    lanes_worker *w = req->worker;
+    req->t_start_ns = uv_hrtime();
+    req->wall_start = lanes_time();
+    if (lanes_req_route(req, w->app) != 0) {
         req->state = REQ_RUNNING;
         lanes_conn_respond(req);
+        return;
+    }
+    if (w->cfg->limit_concurrency > 0 && w->inflight >= w->cfg->limit_concurrency) {
+        answer_now(req, 503, "server busy: over --limit-concurrency");
         return;
     }
     w->inflight++;

@@ -14,6 +14,13 @@
 /* Loop thread: routes req (404/405/400/422/503 answered here) and starts its
  * handler in the route's lane. The response is sent when the handler ends. */
 void lanes_dispatch(lanes_req *req);
+/* The handler has finished (any lane) and req holds its answer: release the
+ * request's concurrency slots and send it. Loop thread. */
+void lanes_lane_done(lanes_req *req);
+/* Routes req against app: fills req->route and parameters, checks them.
+ * Returns 0, or the status (400/404/405/422/503) already answered into req.
+ * Used by the loop and by PROCESS helpers and job runners on stored requests. */
+int lanes_req_route(lanes_req *req, const lanes_app *app);
 /* Loop thread: runs coroutines that yielded. Called from the worker's idle
  * handle. */
 void lanes_run_ready(lanes_worker *w);

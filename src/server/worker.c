@@ -15,7 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lanes/jobs.h"
 #include "lanes/lane.h"
+#include "lanes/procpool.h"
 #include "server/conn.h"
 #include "util/log.h"
 
@@ -44,6 +46,14 @@ static void finish_drain(lanes_worker *w)
     close_if_open((uv_handle_t *)&w->sigterm);
     close_if_open((uv_handle_t *)&w->idle);
     close_if_open((uv_handle_t *)&w->drain_timer);
+    if (w->jobs) {
+        lanes_jobs_close(w->jobs);
+        w->jobs = NULL;
+    }
+    if (w->procs) {
+        lanes_procpool_close(w->procs);
+        w->procs = NULL;
+    }
     if (w->pool) {
         lanes_pool_close(w->pool);
         w->pool = NULL;
@@ -147,8 +157,17 @@ static int worker_init(lanes_worker *w, lanes_app *app)
         return rc;
     if ((rc = lanes_coro_pool_new(&w->coros, w->cfg->coro_stack, 1024)) < 0)
         return rc;
+    if (lanes_app_has_lane(app, LANES_PROCESS) && w->cfg->procs > 0 &&
+        (rc = lanes_procpool_new(&w->procs, w, w->cfg->procs)) < 0) {
+        lanes_log(LANES_LOG_ERROR, "cannot start helper processes: %s", lanes_strerror(rc));
+        return rc;
+    }
     if ((rc = lanes_pool_new(&w->pool, &w->loop, w->cfg->threads)) < 0)
         return rc;
+    if (lanes_app_has_lane(app, LANES_JOB) && (rc = lanes_jobs_new(&w->jobs, w)) < 0) {
+        lanes_log(LANES_LOG_ERROR, "cannot open the job store %s: %s", w->cfg->jobs_db, lanes_strerror(rc));
+        return rc;
+    }
     w->rstate = calloc((size_t)(app->nroutes ? app->nroutes : 1), sizeof *w->rstate);
     if (!w->rstate)
         return -ENOMEM;

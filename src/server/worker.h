@@ -55,6 +55,8 @@ struct lanes_worker {
     uv_timer_t drain_timer;
     lanes_pool *pool;
     lanes_coro_pool *coros;
+    struct lanes_procpool *procs;  /* NULL unless the app has PROCESS routes */
+    struct lanes_jobs *jobs;       /* NULL unless the app has JOB routes */
 
     lanes_req *free_reqs;
     int nfree;

@@ -3,7 +3,7 @@
 One asyncio loop in one thread, so /block really blocks every connection
 (like a blocking call inside an `async def` FastAPI route) while /delay only
 delays its own (like `await asyncio.sleep`). Listens on 127.0.0.1 only.
-Prints "PORT <n>" on stdout once ready. Never use it for anything but tests.
+Prints "PORT <n>" on stdout once ready (argv[1]: a port, default ephemeral). Never use it for anything but tests.
 
 Paths:
   /                 200 "ok"
@@ -97,7 +97,8 @@ async def handle(reader, writer):
 
 
 async def main():
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
     port = server.sockets[0].getsockname()[1]
     print("PORT", port, flush=True)
     async with server:

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/openapi.h"
 #include "lanes/jobs.h"
 #include "lanes/procpool.h"
 #include "server/worker.h"
@@ -310,6 +311,11 @@ int lanes_main(lanes_app *app, int argc, char **argv)
     lanes_log_set_level(app->cfg.log_level);
     if (lanes_app_has_lane(app, LANES_JOB) && (rc = lanes_jobs_register_routes(app)) < 0) {
         fprintf(stderr, "%s: cannot register /jobs routes: %s\n", argv[0], lanes_strerror(rc));
+        lanes_app_free(app);
+        return 1;
+    }
+    if (app->cfg.docs && (rc = lanes_openapi_register(app)) < 0) {
+        fprintf(stderr, "%s: cannot register /docs routes: %s\n", argv[0], lanes_strerror(rc));
         lanes_app_free(app);
         return 1;
     }

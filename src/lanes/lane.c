@@ -68,7 +68,12 @@ static void coro_main(void *arg)
 /* Resumes req's coroutine; when it has returned, the request is finished. */
 static void step(lanes_req *req)
 {
-    if (lanes_coro_resume(req->coro))
+    lanes_worker *w = req->worker;
+    /* Tell the watchdog whose code the loop is running, for as long as it does. */
+    atomic_store_explicit(&w->running_route, req->route, memory_order_relaxed);
+    int alive = lanes_coro_resume(req->coro);
+    atomic_store_explicit(&w->running_route, NULL, memory_order_relaxed);
+    if (alive)
         return;   /* suspended: a timer, the pool or the ready list resumes it */
     lanes_coro_free(req->coro);
     req->coro = NULL;

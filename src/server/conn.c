@@ -17,6 +17,7 @@
 
 #include "http/parser.h"
 #include "http/response.h"
+#include "app/stats.h"
 #include "lanes/lane.h"
 #include "util/log.h"
 
@@ -393,6 +394,7 @@ void lanes_conn_respond(lanes_req *req)
         return;
     }
     w->requests++;
+    lanes_stats_observe(w, req, dt);
     if (w->cfg->access_log)
         access_log(req, dt < 0 ? 0 : dt);
     uv_buf_t bufs[2];

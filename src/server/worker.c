@@ -15,6 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/openapi.h"
+#include "app/stats.h"
+#include "app/watchdog.h"
 #include "lanes/jobs.h"
 #include "lanes/lane.h"
 #include "lanes/procpool.h"
@@ -42,6 +45,10 @@ static void close_if_open(uv_handle_t *h)
 /* Everything is quiet: close the remaining handles so uv_run returns. */
 static void finish_drain(lanes_worker *w)
 {
+    lanes_watchdog_stop(w);
+    lanes_stats_stop(w);
+    close_if_open((uv_handle_t *)&w->beat_prepare);
+    close_if_open((uv_handle_t *)&w->beat_check);
     close_if_open((uv_handle_t *)&w->sigint);
     close_if_open((uv_handle_t *)&w->sigterm);
     close_if_open((uv_handle_t *)&w->idle);
@@ -145,6 +152,20 @@ static int bound_port(lanes_worker *w)
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+/* Every loop iteration bumps the beat, before and after polling, so a
+ * watchdog sees a loop that turns, however idle. */
+static void on_beat_prepare(uv_prepare_t *h)
+{
+    lanes_worker *w = h->data;
+    atomic_fetch_add_explicit(&w->loop_beats, 1, memory_order_relaxed);
+}
+
+static void on_beat_check(uv_check_t *h)
+{
+    lanes_worker *w = h->data;
+    atomic_fetch_add_explicit(&w->loop_beats, 1, memory_order_relaxed);
+}
+
 static int worker_init(lanes_worker *w, lanes_app *app)
 {
     w->app = app;
@@ -173,6 +194,14 @@ static int worker_init(lanes_worker *w, lanes_app *app)
         return -ENOMEM;
     uv_idle_init(&w->loop, &w->idle);
     w->idle.data = w;
+    w->loop_thread = pthread_self();
+    uv_prepare_init(&w->loop, &w->beat_prepare);
+    uv_check_init(&w->loop, &w->beat_check);
+    w->beat_prepare.data = w->beat_check.data = w;
+    uv_prepare_start(&w->beat_prepare, on_beat_prepare);
+    uv_check_start(&w->beat_check, on_beat_check);
+    uv_unref((uv_handle_t *)&w->beat_prepare);
+    uv_unref((uv_handle_t *)&w->beat_check);
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
     uv_signal_init(&w->loop, &w->sigint);
@@ -180,7 +209,11 @@ static int worker_init(lanes_worker *w, lanes_app *app)
     w->sigint.data = w->sigterm.data = w;
     uv_signal_start(&w->sigint, on_signal, SIGINT);
     uv_signal_start(&w->sigterm, on_signal, SIGTERM);
-    return bind_listener(w);
+    if ((rc = bind_listener(w)) < 0)
+        return rc;
+    if ((rc = lanes_stats_start(w)) < 0)
+        return rc;
+    return lanes_watchdog_start(w);
 }
 
 static void walk_close(uv_handle_t *h, void *arg)

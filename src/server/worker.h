@@ -7,6 +7,8 @@
 #define LANES_WORKER_H
 
 #include <llhttp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -41,6 +43,7 @@ struct lanes_conn {
 typedef struct {
     int running;
     lanes_req *wait_head, *wait_tail;
+    _Atomic uint64_t blocked_ns;   /* loop time this route held the loop past --block-warn */
 } lanes_route_state;
 
 struct lanes_worker {
@@ -65,6 +68,18 @@ struct lanes_worker {
     int nconns;
     int inflight;                  /* requests routed and not yet answered */
     lanes_route_state *rstate;     /* per route, indexed by lanes_route_def.index */
+
+    /* Published by the loop thread for the watchdog (see app/watchdog.h). */
+    pthread_t loop_thread;
+    uv_prepare_t beat_prepare;
+    uv_check_t beat_check;
+    _Atomic uint64_t loop_beats;
+    _Atomic(const lanes_route_def *) running_route;
+    struct lanes_watchdog *watchdog;
+    struct lanes_stats *stats;
+    void *shm;                     /* shared with the master and other workers (stats.h) */
+    int slot, nslots;              /* this worker's slot in shm */
+    int master_fd;                 /* heartbeat/control channel to the master, -1 if none */
 
     time_t date_sec;
     char date[64];                 /* "Date: ...\r\n" */

@@ -1,0 +1,359 @@
+#!/usr/bin/env bash
+# bench/run.sh — the core-server benchmarks behind `make bench`: lanes-demo and
+# lanes-hello against a one-worker nginx, the LOOP and THREAD lanes against
+# their theoretical limits, the coroutine switch cost, and idle memory.
+#
+# The machine this was written on is shared and noisy (throughput swings
+# +-40% between consecutive runs), so every comparison is interleaved
+# (A, B, B, A, A, B, ...) for several rounds and reported as the ratio of the
+# medians, with the min-max spread next to it.
+#
+# It must never listen on anything but 127.0.0.1, never stop a process it did
+# not start (everything is stopped by PID, also on Ctrl-C), and never run
+# longer than a few minutes.
+#
+#   bash bench/run.sh [--out FILE] [--rounds N] [--duration S] [--no-pin]
+#   LANES_BIN=/tmp/bb/bin bash bench/run.sh --out /tmp/core.md
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+BIN=${LANES_BIN:-$ROOT/build/bin}
+OUT=""
+ROUNDS=5
+DUR=3          # seconds per run in the throughput comparisons
+LONG_DUR=5     # seconds per run at concurrency 1000
+LIMIT_ROUNDS=3 # rounds for the %-of-limit runs
+PIN=1
+
+usage() {
+    sed -n '15,16p' "$0" | sed 's/^# *//'
+    echo "  LANES_BIN   directory with lanes-demo, lanes-hello, coro_switch (default build/bin)"
+    echo "  --out FILE  also write the results as a markdown table to FILE"
+    echo "  --rounds N  interleaved rounds per comparison (default 5)"
+    echo "  --duration S  seconds per run (default 3; the c=1000 runs take 5)"
+    echo "  --no-pin    do not pin servers to CPU 0 and clients to CPU 1"
+}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --out) OUT=${2:?--out needs a file}; shift 2 ;;
+        --rounds) ROUNDS=${2:?}; shift 2 ;;
+        --duration) DUR=${2:?}; shift 2 ;;
+        --no-pin) PIN=0; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+for b in lanes-demo lanes-hello coro_switch; do
+    [ -x "$BIN/$b" ] || die "$BIN/$b not found (build first, or set LANES_BIN)"
+done
+for t in wrk hey nginx curl python3; do
+    command -v "$t" >/dev/null || die "$t is not installed (scripts/deps.sh installs it)"
+done
+NGINX=$(command -v nginx)
+
+# Servers on CPU 0, clients on CPU 1: the two never fight over one core, and
+# lanes and nginx get exactly the same share. Off on a one-core machine.
+SRV_PIN=(); CLI_PIN=()
+if [ "$PIN" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+    SRV_PIN=(taskset -c 0); CLI_PIN=(taskset -c 1)
+fi
+
+# wrk and hey at c=1000 need more descriptors than the usual soft limit.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 2200 ] ||
+    log "warning: only $(ulimit -n) file descriptors; the c=1000 runs may fail"
+
+TMP=$(mktemp -d /tmp/lanes-bench.XXXXXX)
+PIDS=()
+
+stop_pid() {
+    local pid=$1 i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do stop_pid "$p"; done
+    PIDS=()
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# A port nobody listens on now (the kernel's pick for port 0).
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Waits until PORT answers HTTP; fails if PID died or 5 s passed.
+wait_http() {
+    local port=$1 pid=$2 path=${3:-/} i
+    for i in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$port$path" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# start_lanes VAR BINARY PORT: starts it, stores the PID in VAR.
+start_lanes() {
+    local var=$1 exe=$2 port=$3
+    "${SRV_PIN[@]}" "$BIN/$exe" --host 127.0.0.1 --port "$port" --no-access-log \
+        --log-level warning 2>"$TMP/$exe.log" &
+    local pid=$!
+    PIDS+=("$pid")
+    wait_http "$port" "$pid" || { cat "$TMP/$exe.log" >&2; die "$exe did not start"; }
+    printf -v "$var" '%s' "$pid"
+}
+
+# start_nginx VAR PORT: one master + one worker under $TMP/nginx; VAR gets the
+# master's PID (we stop that), NGINX_WORKER the worker's (we measure that).
+start_nginx() {
+    local var=$1 port=$2 pre=$TMP/nginx i
+    mkdir -p "$pre"
+    sed -e "s|@PREFIX@|$pre|g" -e "s|@PORT@|$port|g" "$HERE/nginx.conf.in" >"$pre/nginx.conf"
+    "${SRV_PIN[@]}" "$NGINX" -p "$pre" -e "$pre/error.log" -c "$pre/nginx.conf" \
+        2>"$pre/stderr.log" &
+    local pid=$!
+    PIDS+=("$pid")
+    wait_http "$port" "$pid" || { cat "$pre/stderr.log" "$pre/error.log" >&2; die "nginx did not start"; }
+    NGINX_WORKER=""
+    for i in $(seq 20); do
+        NGINX_WORKER=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null | awk '{print $1}')
+        [ -n "$NGINX_WORKER" ] && break
+        sleep 0.1
+    done
+    [ -n "$NGINX_WORKER" ] || die "cannot find nginx's worker process"
+    printf -v "$var" '%s' "$pid"
+}
+
+# "rss_kB threads peak_kB" of a live process, from /proc/PID/status.
+proc_mem() {
+    awk '/^VmRSS:/{r=$2} /^Threads:/{t=$2} /^VmHWM:/{h=$2} END{print r+0, t+0, h+0}' \
+        "/proc/$1/status" 2>/dev/null || echo "0 0 0"
+}
+
+# One client run; prints "req_per_s errors". Errors are non-2xx answers plus
+# socket errors (wrk) or failed requests (hey). The raw output stays in $TMP.
+client_run() {
+    local client=$1 url=$2 conns=$3 secs=$4 raw=$5
+    case "$client" in
+        wrk)
+            { time timeout $((secs + 20)) "${CLI_PIN[@]}" wrk -t1 -c"$conns" -d"${secs}s" \
+                --timeout 5s "$url" >"$raw" 2>&1; } 2>"$raw.time"
+            awk '/^Requests\/sec:/{r=$2}
+                 /Non-2xx or 3xx responses:/{e+=$NF}
+                 /Socket errors:/{gsub(",","");for(i=3;i<=NF;i+=2)e+=$(i+1)}
+                 END{printf "%.1f %d\n", r+0, e+0}' "$raw" ;;
+        hey)
+            { time timeout $((secs + 30)) "${CLI_PIN[@]}" hey -z "${secs}s" -c "$conns" -t 5 \
+                "$url" >"$raw" 2>&1; } 2>"$raw.time"
+            # Non-2xx codes under "Status code distribution:", and the
+            # transport failures under "Error distribution:" ("[count] Get ...").
+            awk '/^ *Requests\/sec:/{r=$2}
+                 /^Status code distribution:/{sec=1; next}
+                 /^Error distribution:/{sec=2; next}
+                 /^ *\[[0-9]+\]/{ n=$1; gsub(/[][]/,"",n)
+                     if (sec==1 && (n+0 < 200 || n+0 > 299)) e+=$2
+                     if (sec==2) e+=n }
+                 END{printf "%.1f %d\n", r+0, e+0}' "$raw" ;;
+    esac
+}
+
+# CPU seconds (user + system, all threads) a process has used so far.
+TICK=$(getconf CLK_TCK)
+cpu_secs() {
+    awk -v t="$TICK" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / t }' \
+        "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# ---- sample bookkeeping --------------------------------------------------------
+
+# SAMPLES[key]: req/s of each run; SRVCPU/CLICPU[key]: the server's and the
+# client's CPU use during each run, in % of one core (100 = one core busy).
+declare -A SAMPLES ERRORS SRVCPU CLICPU
+add_sample() {   # key value errors server_cpu client_cpu
+    SAMPLES[$1]="${SAMPLES[$1]:-} $2"
+    ERRORS[$1]=$(( ${ERRORS[$1]:-0} + $3 ))
+    SRVCPU[$1]="${SRVCPU[$1]:-} $4"
+    CLICPU[$1]="${CLICPU[$1]:-} $5"
+}
+
+# "median min max" of a list of numbers.
+list_stats() {
+    tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g |
+        awk '{v[NR]=$1} END{ if (NR==0) {print "0 0 0"; exit}
+                             m = NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2
+                             printf "%.0f %.0f %.0f\n", m, v[1], v[NR] }'
+}
+stats() { list_stats "${SAMPLES[$1]:-}"; }
+
+RUN_N=0
+measure() {   # key client url conns secs server_pid
+    local res rps err raw c0 c1 scpu ccpu
+    RUN_N=$((RUN_N + 1))
+    raw=$TMP/run$RUN_N.$1.txt
+    c0=$(cpu_secs "$6")
+    res=$(TIMEFORMAT='%R %U %S'; client_run "$2" "$3" "$4" "$5" "$raw")
+    c1=$(cpu_secs "$6")
+    read -r rps err <<<"$res"
+    scpu=$(awk -v a="$c0" -v b="$c1" -v d="$5" 'BEGIN{ printf "%.0f", 100 * (b - a) / d }')
+    ccpu=$(awk 'NF==3 && $1 > 0 { printf "%.0f", 100 * ($2 + $3) / $1; ok=1 } END{ if (!ok) print 0 }' \
+        "$raw.time" 2>/dev/null)
+    add_sample "$1" "${rps:-0}" "${err:-0}" "$scpu" "$ccpu"
+    if [ "${err:-0}" = 0 ]; then log "  $1: ${rps:-0} req/s (server CPU $scpu%, client $ccpu%)"
+    else log "  $1: ${rps:-0} req/s, $err errors (see $raw)"; fi
+}
+
+# Interleaves two measurements for ROUNDS rounds, alternating which goes
+# first so neither always runs right after the other's load.
+compare() {   # keyA urlA pidA keyB urlB pidB client conns
+    local r
+    for r in $(seq "$ROUNDS"); do
+        if [ $((r % 2)) = 1 ]; then
+            measure "$1" "$7" "$2" "$8" "$DUR" "$3"; measure "$4" "$7" "$5" "$8" "$DUR" "$6"
+        else
+            measure "$4" "$7" "$5" "$8" "$DUR" "$6"; measure "$1" "$7" "$2" "$8" "$DUR" "$3"
+        fi
+    done
+}
+
+warm() {   # url conns: a short untimed run, so first-run effects stay out
+    timeout 10 "${CLI_PIN[@]}" wrk -t1 -c"$2" -d1s "$1" >/dev/null 2>&1 || true
+}
+
+# ---- the run -------------------------------------------------------------------
+
+T0=$(date +%s)
+log "binaries: $BIN; pinning: ${SRV_PIN[*]:-off} / ${CLI_PIN[*]:-off}; rounds $ROUNDS x ${DUR}s"
+
+log "coroutine switch (coro_switch)"
+CORO=$(timeout 60 "$BIN/coro_switch" 2>&1) || die "coro_switch failed: $CORO"
+log "$CORO"
+
+P_DEMO=$(free_port); P_HELLO=$(free_port); P_NGX=$(free_port)
+start_lanes DEMO lanes-demo "$P_DEMO"
+start_lanes HELLO lanes-hello "$P_HELLO"
+start_nginx NGX "$P_NGX"
+read -r DEMO_RSS0 DEMO_THR0 _ <<<"$(proc_mem "$DEMO")"
+read -r HELLO_RSS0 HELLO_THR0 _ <<<"$(proc_mem "$HELLO")"
+read -r NGX_RSS0 NGX_THR0 _ <<<"$(proc_mem "$NGINX_WORKER")"
+log "idle after start: lanes-demo ${DEMO_RSS0} kB/${DEMO_THR0} thr, lanes-hello ${HELLO_RSS0} kB, nginx worker ${NGX_RSS0} kB"
+
+U_DEMO=http://127.0.0.1:$P_DEMO
+U_HELLO=http://127.0.0.1:$P_HELLO
+U_NGX=http://127.0.0.1:$P_NGX
+
+for u in "$U_DEMO/" "$U_HELLO/" "$U_NGX/" "$U_NGX/hello"; do warm "$u" 50; done
+
+log "1a. lanes-demo / vs nginx, wrk -t1 -c50"
+compare demo_wrk "$U_DEMO/" "$DEMO" ngx_wrk "$U_NGX/" "$NGINX_WORKER" wrk 50
+log "1b. lanes-demo / vs nginx, hey -c 50"
+compare demo_hey "$U_DEMO/" "$DEMO" ngx_hey "$U_NGX/" "$NGINX_WORKER" hey 50
+log "1c. lanes-hello / vs nginx /hello, wrk -t1 -c50"
+compare hello_wrk "$U_HELLO/" "$HELLO" ngxh_wrk "$U_NGX/hello" "$NGINX_WORKER" wrk 50
+log "1d. lanes-hello / vs nginx /hello, hey -c 50"
+compare hello_hey "$U_HELLO/" "$HELLO" ngxh_hey "$U_NGX/hello" "$NGINX_WORKER" hey 50
+
+sleep 1
+read -r DEMO_RSSA DEMO_THRA _ <<<"$(proc_mem "$DEMO")"
+log "2. /asyncwait?s=0.05 at c=1000 (limit 20000 req/s)"
+warm "$U_DEMO/asyncwait?s=0.05" 1000
+for r in $(seq "$LIMIT_ROUNDS"); do
+    measure async_wrk wrk "$U_DEMO/asyncwait?s=0.05" 1000 "$LONG_DUR" "$DEMO"
+    measure async_hey hey "$U_DEMO/asyncwait?s=0.05" 1000 "$LONG_DUR" "$DEMO"
+done
+
+sleep 1
+read -r DEMO_RSSB DEMO_THRB _ <<<"$(proc_mem "$DEMO")"
+log "3. /wait?s=0.05 at c=40 (limit 800 req/s)"
+warm "$U_DEMO/wait?s=0.05" 40
+for r in $(seq "$LIMIT_ROUNDS"); do
+    measure wait_wrk wrk "$U_DEMO/wait?s=0.05" 40 "$DUR" "$DEMO"
+    measure wait_hey hey "$U_DEMO/wait?s=0.05" 40 "$DUR" "$DEMO"
+done
+
+sleep 1   # let the last connections close before reading idle memory
+read -r DEMO_RSS1 DEMO_THR1 DEMO_HWM <<<"$(proc_mem "$DEMO")"
+read -r HELLO_RSS1 HELLO_THR1 HELLO_HWM <<<"$(proc_mem "$HELLO")"
+read -r NGX_RSS1 NGX_THR1 NGX_HWM <<<"$(proc_mem "$NGINX_WORKER")"
+cleanup
+trap - EXIT
+T1=$(date +%s)
+
+# ---- the report ----------------------------------------------------------------
+
+fmt_err() { local e=${ERRORS[$1]:-0}; [ "$e" = 0 ] && echo "" || echo " (**$e errors**)"; }
+cell() { local m lo hi; read -r m lo hi <<<"$(stats "$1")"; echo "$m ($lo–$hi)$(fmt_err "$1")"; }
+cpu() { local s c; read -r s _ <<<"$(list_stats "${SRVCPU[$1]:-}")"
+        read -r c _ <<<"$(list_stats "${CLICPU[$1]:-}")"; echo "$s% / $c%"; }
+ratio() { local a b; read -r a _ <<<"$(stats "$1")"; read -r b _ <<<"$(stats "$2")"
+          awk -v a="$a" -v b="$b" 'BEGIN{ if (b > 0) printf "%.2f×", a/b; else print "n/a" }'; }
+pct() { local a; read -r a _ <<<"$(stats "$1")"
+        awk -v a="$a" -v l="$2" 'BEGIN{ printf "%.1f%%", 100*a/l }'; }
+met() {   # value-with-unit target
+    awk -v v="${1%[×%]}" -v t="$2" 'BEGIN{ print (v+0 >= t) ? "yes" : "**no**" }'
+}
+
+vs_row() {   # title client keyLanes keyNginx
+    local r; r=$(ratio "$3" "$4")
+    echo "| $1 | $2 | $(cell "$3") | $(cell "$4") | $r | ≥ 0.8× | $(met "$r" 0.8) | $(cpu "$3") | $(cpu "$4") |"
+}
+limit_row() {   # title client key limit
+    local r; r=$(pct "$3" "$4")
+    echo "| $1 | $2 | $(cell "$3") | limit $4 | $r of limit | ≥ 90% | $(met "$r" 90) | $(cpu "$3") | |"
+}
+
+PINNING="not pinned"
+[ ${#SRV_PIN[@]} -gt 0 ] && PINNING="servers pinned to CPU 0, clients to CPU 1 (taskset)"
+
+report() {
+    echo "| benchmark | client | lanes req/s, median (min–max) | reference req/s, median (min–max) | result | target | met | CPU lanes / client | CPU nginx / client |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    vs_row "lanes-demo \`/\` vs nginx \`return 200\` (87 B JSON), c=50" "wrk -t1" demo_wrk ngx_wrk
+    vs_row "lanes-demo \`/\` vs nginx \`return 200\` (87 B JSON), c=50" "hey" demo_hey ngx_hey
+    vs_row "lanes-hello \`/\` vs nginx \`return 200\` (25 B JSON), c=50" "wrk -t1" hello_wrk ngxh_wrk
+    vs_row "lanes-hello \`/\` vs nginx \`return 200\` (25 B JSON), c=50" "hey" hello_hey ngxh_hey
+    limit_row "lanes-demo \`/asyncwait?s=0.05\` (LOOP), c=1000, ${LONG_DUR} s runs" "wrk -t1" async_wrk 20000
+    limit_row "lanes-demo \`/asyncwait?s=0.05\` (LOOP), c=1000, ${LONG_DUR} s runs" "hey" async_hey 20000
+    limit_row "lanes-demo \`/wait?s=0.05\` (THREAD, 40 threads), c=40" "wrk -t1" wait_wrk 800
+    limit_row "lanes-demo \`/wait?s=0.05\` (THREAD, 40 threads), c=40" "hey" wait_hey 800
+    echo
+    echo "CPU columns: median CPU use of the server process and of the client during a run, in % of one core."
+    echo
+    echo "| process | RSS idle after start | after the c=50 runs | after /asyncwait c=1000 | after /wait c=40 (end) | peak RSS (VmHWM) | threads: start → end |"
+    echo "|---|---|---|---|---|---|---|"
+    echo "| lanes-demo | $DEMO_RSS0 kB | $DEMO_RSSA kB | $DEMO_RSSB kB | $DEMO_RSS1 kB | $DEMO_HWM kB | $DEMO_THR0 → $DEMO_THR1 |"
+    echo "| lanes-hello | $HELLO_RSS0 kB | | | $HELLO_RSS1 kB | $HELLO_HWM kB | $HELLO_THR0 → $HELLO_THR1 |"
+    echo "| nginx worker | $NGX_RSS0 kB | | | $NGX_RSS1 kB | $NGX_HWM kB | $NGX_THR0 → $NGX_THR1 |"
+    echo
+    echo "Context switch (\`coro_switch\`):"
+    echo
+    echo '```'
+    echo "$CORO"
+    echo '```'
+    echo
+    echo "Rounds: $ROUNDS interleaved × ${DUR} s per server for the nginx comparisons; $LIMIT_ROUNDS × ${LONG_DUR} s (c=1000) and $LIMIT_ROUNDS × ${DUR} s (c=40) for the limits; $PINNING; wall time $((T1 - T0)) s."
+}
+
+echo
+report
+if [ -n "$OUT" ]; then
+    report >"$OUT"
+    log "markdown written to $OUT"
+fi

@@ -77,6 +77,26 @@ class LoopLane(lanesrv.ServerTestCase):
         all_ok(self, res, "/delay/block")
         self.assertGreaterEqual(took, 0.95, "5 x POST /delay/block 0.2 s took %.3f s" % took)
 
+    def test_loop_sleep_after_blocking_handler_sleeps_full_time(self):
+        # A and B block the loop 0.3 s each; C (asyncwait 0.2) is read in the
+        # same loop turn as B, so it starts right after B's block. Its sleep
+        # must still last 0.2 s, not be measured from the loop's stale clock.
+        port = self.srv.port
+        with lanesrv.connect(port) as a, lanesrv.connect(port) as b, lanesrv.connect(port) as c:
+            time.sleep(0.05)
+            a.sendall(b"GET /blockwait?s=0.3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.05)
+            b.sendall(b"GET /blockwait?s=0.3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            c.sendall(b"GET /asyncwait?s=0.2 HTTP/1.1\r\nHost: x\r\n\r\n")
+            for sock in (a, b):
+                self.assertEqual(lanesrv.Reader(sock).response().status, 200)
+            r = lanesrv.Reader(c).response()
+        self.assertEqual(r.status, 200)
+        j = r.json()
+        self.assertGreaterEqual(j["end"] - j["start"], 0.2,
+                                "lanes_sleep(0.2) in LOOP returned after %.4f s" % (j["end"] - j["start"]))
+        self.assertGreaterEqual(float(r.header("x-process-time")), 0.2)
+
     # /cycle at n = 1e9 runs for about a second here (the brief's 3e8 is ~0.3 s
     # on this machine: too short to tell a stalled probe from a slow one).
     BIG_N = 1000000000

@@ -36,6 +36,11 @@ static void begin(lanes_req *req, lanes_jw *w, double start)
     lanes_jw_obj(w);
     lanes_jw_key(w, "pid");
     lanes_jw_int(w, lanes_pid(req));
+    if (lanes_req_lane(req) == LANES_PROCESS) {
+        /* lanes_pid() is the worker's; say which helper process ran it. */
+        lanes_jw_key(w, "helper_pid");
+        lanes_jw_int(w, (long long)getpid());
+    }
     lanes_jw_key(w, "start");
     put_time(w, start);
     lanes_jw_key(w, "end");
@@ -363,6 +368,17 @@ static void memory(lanes_req *req)
     done(req, &w);
 }
 
+/* ---- PROCESS lane: a crash costs one request ---------------------------------- */
+
+/* Stores through NULL for real (a volatile store: the compiler may not drop
+ * it): the helper dies of SIGSEGV, the client gets a 500, the worker lives on. */
+static void crash(lanes_req *req)
+{
+    volatile int *volatile nowhere = NULL;
+    *nowhere = 1;
+    lanes_text(req, 200, "survived a NULL store?");
+}
+
 /* ---- routes ------------------------------------------------------------------ */
 
 typedef struct {
@@ -392,6 +408,10 @@ static const route routes[] = {
     { "GET", "/thread", cycle_offload, LANES_LOOP, "n:int", "seed 004: offloaded to the pool" },
     { "GET", "/cycle/thread", cycle, LANES_THREAD, "n:int", "the /cycle body in the THREAD lane" },
     { "GET", "/memory", memory, LANES_THREAD, "mb:int", "allocates, touches and frees mb MB" },
+    { "GET", "/cycle/process", cycle, LANES_PROCESS, "n:int", "the /cycle body in a helper process" },
+    { "GET", "/fib/{n:int}/process", fib, LANES_PROCESS, NULL, "recursive Fibonacci in a helper process" },
+    { "GET", "/crash/process", crash, LANES_PROCESS, NULL, "a NULL dereference: kills its helper, answers 500" },
+    { "GET", "/memory/process", memory, LANES_PROCESS, "mb:int", "/memory in a helper process" },
 };
 
 int main(int argc, char **argv)

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 # Build: compiler, CMake, libuv, llhttp sources, cmocka.
-BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libcmocka-dev"
+BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libcmocka-dev libsqlite3-dev"
 # Clients and anchors used by tests and benchmarks.
 TOOL_PKGS="curl hey wrk nginx-light procps iproute2"
 # Python libraries for the integration tests and the FastAPI twin; Debian's

@@ -412,6 +412,9 @@ static const route routes[] = {
     { "GET", "/fib/{n:int}/process", fib, LANES_PROCESS, NULL, "recursive Fibonacci in a helper process" },
     { "GET", "/crash/process", crash, LANES_PROCESS, NULL, "a NULL dereference: kills its helper, answers 500" },
     { "GET", "/memory/process", memory, LANES_PROCESS, "mb:int", "/memory in a helper process" },
+    { "GET", "/cycle/job", cycle, LANES_JOB, "n:int", "the /cycle body as a durable job: 202, then GET /jobs/{id}" },
+    { "GET", "/fib/{n:int}/job", fib, LANES_JOB, NULL, "recursive Fibonacci as a durable job" },
+    { "GET", "/sleep/job", wait_sync, LANES_JOB, "s:double", "a job that sleeps s seconds (tests, demos)" },
 };
 
 int main(int argc, char **argv)

@@ -142,6 +142,24 @@ void lanes_req_destroy(lanes_req *req, void (*after)(lanes_req *))
 
 /* ---- requests that did not come from a socket ------------------------------- */
 
+lanes_req *lanes_req_new_detached(lanes_worker *w)
+{
+    lanes_req *req = calloc(1, sizeof *req);
+    if (!req)
+        return NULL;
+    req->worker = w;
+    lanes_req_reset(req);
+    return req;
+}
+
+void lanes_req_free_detached(lanes_req *req)
+{
+    if (!req)
+        return;
+    free_bufs(req);
+    free(req);
+}
+
 static int head_add(lanes_req *req, const char *s, size_t n, uint32_t *off)
 {
     *off = (uint32_t)req->head.len;

@@ -103,6 +103,12 @@ void lanes_req_reset(lanes_req *req);
 /* Frees a request that was never handed to libuv-closing paths (shutdown). */
 void lanes_req_destroy(lanes_req *req, void (*after)(lanes_req *));
 
+/* A request that belongs to no connection and no loop (job runners): it has
+ * no libuv timer, so it may be made and freed on any thread, and must never
+ * go through lanes_req_put()/lanes_req_destroy(). NULL when out of memory. */
+lanes_req *lanes_req_new_detached(lanes_worker *w);
+void lanes_req_free_detached(lanes_req *req);
+
 /* Fills a request that did not come from a connection (PROCESS helpers, job
  * runners) from its parts: method ("GET"), origin-form target ("/p?q=1"),
  * nh headers as names[i]/values[i], and a body. Route it afterwards with

@@ -268,7 +268,7 @@ void lanes_load_client_init(lanes_load_client *c, uv_loop_t *loop, const struct 
     c->write_req.data = c;
 }
 
-void lanes_load_client_send(lanes_load_client *c)
+void lanes_load_client_send(lanes_load_client *c, uint64_t now)
 {
     if (c->shutdown || c->in_flight)
         return;
@@ -276,7 +276,7 @@ void lanes_load_client_send(lanes_load_client *c)
     c->got_bytes = false;
     c->complete = false;
     c->reused_retry = false;
-    c->t_send = uv_hrtime();
+    c->t_send = now;
     switch (c->state) {
     case ST_OPEN:
         write_request(c);

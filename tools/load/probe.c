@@ -65,7 +65,7 @@ static void on_tick(uv_timer_t *t)
         return;   /* one at a time: a stalled server is not piled on */
     }
     p->r.sent++;
-    lanes_load_client_send(&p->cl);
+    lanes_load_client_send(&p->cl, now);
 }
 
 static void on_stop(uv_async_t *a)

@@ -45,6 +45,9 @@ struct lanes_load_worker {
     uint64_t interval_ns, next_i;
     slot **idle;
     int nidle;
+    slot **ready;                /* closed loop: to send after this poll round */
+    int nready;
+    uv_check_t flush;
     lanes_load_stats st;
     char rbuf[READ_BUF_SIZE];
 };
@@ -115,6 +118,8 @@ static void finish(lanes_load_worker *w)
     close_timer(&w->sweep);
     close_timer(&w->deadline);
     close_timer(&w->pacer);
+    if (!uv_is_closing((uv_handle_t *)&w->flush))
+        uv_close((uv_handle_t *)&w->flush, NULL);
     for (int i = 0; i < w->nslots; i++) {
         w->st.connects += w->slots[i].cl.connects;
         w->st.bytes += w->slots[i].cl.bytes;
@@ -150,11 +155,11 @@ static bool take(lanes_load_worker *w)
     return atomic_fetch_sub_explicit(&w->run->budget, 1, memory_order_relaxed) > 0;
 }
 
-static void fire(slot *s, uint64_t origin)
+static void fire(slot *s, uint64_t origin, uint64_t now)
 {
     s->origin = origin;
-    s->last_send = uv_hrtime();
-    lanes_load_client_send(&s->cl);
+    s->last_send = now;
+    lanes_load_client_send(&s->cl, now);
 }
 
 static uint64_t due_time(const lanes_load_worker *w)
@@ -162,10 +167,10 @@ static uint64_t due_time(const lanes_load_worker *w)
     return w->run->t0 + w->next_i * w->interval_ns;
 }
 
-static void open_loop_next(slot *s)
+static void open_loop_next(slot *s, uint64_t now)
 {
     lanes_load_worker *w = s->w;
-    uint64_t now = uv_hrtime(), due = due_time(w);
+    uint64_t due = due_time(w);
     if (due > now) {
         w->idle[w->nidle++] = s;
         return;
@@ -175,7 +180,7 @@ static void open_loop_next(slot *s)
         return;
     }
     w->next_i++;
-    fire(s, due);   /* late: the wait since `due` is the server's doing */
+    fire(s, due, now);   /* late: the wait since `due` is the server's doing */
 }
 
 static void on_pacer(uv_timer_t *t)
@@ -195,7 +200,7 @@ static void on_pacer(uv_timer_t *t)
             continue;
         }
         w->next_i++;
-        fire(s, now);
+        fire(s, now, now);
     }
 }
 
@@ -208,10 +213,23 @@ static void on_slot_timer(uv_timer_t *t)
         retire(s);
         return;
     }
-    fire(s, uv_hrtime());
+    uint64_t now = uv_hrtime();
+    fire(s, now, now);
 }
 
-static void start_next(slot *s)
+static void on_flush(uv_check_t *h)
+{
+    lanes_load_worker *w = h->data;
+    uint64_t now = uv_hrtime();
+    int n = w->nready;
+    w->nready = 0;
+    uv_check_stop(h);
+    for (int i = 0; i < n; i++)
+        if (!w->ready[i]->retired)
+            fire(w->ready[i], now, now);
+}
+
+static void start_next(slot *s, uint64_t now)
 {
     lanes_load_worker *w = s->w;
     if (w->stopping || atomic_load_explicit(&w->run->stop, memory_order_relaxed)) {
@@ -219,10 +237,9 @@ static void start_next(slot *s)
         return;
     }
     if (w->rate > 0) {
-        open_loop_next(s);
+        open_loop_next(s, now);
         return;
     }
-    uint64_t now = uv_hrtime();
     if (w->gap_ns && s->last_send && s->last_send + w->gap_ns > now) {
         uint64_t wait_ms = (s->last_send + w->gap_ns - now + 999999) / 1000000;
         uv_timer_start(&s->timer, on_slot_timer, wait_ms, 0);
@@ -232,14 +249,20 @@ static void start_next(slot *s)
         retire(s);
         return;
     }
-    fire(s, now);
+    /* Not now: first read every response this poll round brought, then write
+     * all the next requests together (uv_check runs right after the poll).
+     * Writing from inside the read burst makes the server's wake-ups and ours
+     * interleave one by one; batching them is what lets wrk go fast too. */
+    if (w->nready == 0)
+        uv_check_start(&w->flush, on_flush);
+    w->ready[w->nready++] = s;
 }
 
 static void on_backoff(uv_timer_t *t)
 {
     slot *s = t->data;
     if (!s->retired)
-        start_next(s);
+        start_next(s, uv_hrtime());
 }
 
 static void record(lanes_load_worker *w, slot *s, int status, int err, uint64_t now)
@@ -273,7 +296,8 @@ static void on_done(lanes_load_client *c, int status, int err)
 {
     slot *s = c->data;
     lanes_load_worker *w = s->w;
-    record(w, s, status, err, uv_hrtime());
+    uint64_t now = uv_hrtime();
+    record(w, s, status, err, now);
     if (c->connects)
         w->ever_connected = true;
     if (err == LANES_LOAD_ERR_REFUSED || err == LANES_LOAD_ERR_CONNECT) {
@@ -287,7 +311,7 @@ static void on_done(lanes_load_client *c, int status, int err)
         uv_timer_start(&s->timer, on_backoff, CONNECT_BACKOFF_MS, 0);
         return;
     }
-    start_next(s);
+    start_next(s, now);
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -320,9 +344,11 @@ lanes_load_worker *lanes_load_worker_new(lanes_load_run *run, int index, int fir
         return NULL;
     w->slots = calloc((size_t)nconns, sizeof *w->slots);
     w->idle = calloc((size_t)nconns, sizeof *w->idle);
-    if (!w->slots || !w->idle || lanes_load_stats_init(&w->st, rows_cap) || uv_loop_init(&w->loop)) {
+    w->ready = calloc((size_t)nconns, sizeof *w->ready);
+    if (!w->slots || !w->idle || !w->ready || lanes_load_stats_init(&w->st, rows_cap) || uv_loop_init(&w->loop)) {
         free(w->slots);
         free(w->idle);
+        free(w->ready);
         lanes_hist_free(w->st.lat);
         free(w->st.rows);
         free(w);
@@ -367,7 +393,8 @@ void lanes_load_worker_run(lanes_load_worker *w)
     uv_timer_init(&w->loop, &w->sweep);
     uv_timer_init(&w->loop, &w->deadline);
     uv_timer_init(&w->loop, &w->pacer);
-    w->sweep.data = w->deadline.data = w->pacer.data = w;
+    uv_check_init(&w->loop, &w->flush);
+    w->sweep.data = w->deadline.data = w->pacer.data = w->flush.data = w;
     for (int i = 0; i < w->nslots; i++) {
         uv_timer_init(&w->loop, &w->slots[i].timer);
         w->slots[i].timer.data = &w->slots[i];
@@ -382,7 +409,7 @@ void lanes_load_worker_run(lanes_load_worker *w)
     if (w->rate > 0)
         uv_timer_start(&w->pacer, on_pacer, 1, 1);
     for (int i = 0; i < w->nslots && !w->stopping; i++)
-        start_next(&w->slots[i]);
+        start_next(&w->slots[i], uv_hrtime());
     uv_run(&w->loop, UV_RUN_DEFAULT);
 }
 
@@ -399,5 +426,6 @@ void lanes_load_worker_free(lanes_load_worker *w)
     lanes_load_stats_free(&w->st);
     free(w->slots);
     free(w->idle);
+    free(w->ready);
     free(w);
 }

@@ -13,28 +13,55 @@ TOOL_PKGS="curl hey wrk nginx-light procps iproute2"
 PY_PKGS="python3 python3-requests python3-aiohttp python3-httpx python3-fastapi python3-uvicorn gunicorn"
 # Sanitizer and fuzzing runtimes (clang).
 SAN_PKGS="clang libclang-rt-14-dev"
+# /docs tests: headless Chromium, driven through playwright-core (npm, below).
+DOCS_PKGS="chromium"
 
 missing=()
-for p in $BUILD_PKGS $TOOL_PKGS $PY_PKGS $SAN_PKGS; do
+for p in $BUILD_PKGS $TOOL_PKGS $PY_PKGS $SAN_PKGS $DOCS_PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$p")
     fi
 done
+# Node.js and npm: asked by command, not by package, because a Node.js from
+# another source (with its own npm) must not be replaced by Debian's.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "deps.sh: all packages present"
-    exit 0
+else
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "deps.sh: missing packages: ${missing[*]}; run as root (or install them with apt-get)" >&2
+        exit 1
+    fi
+    echo "deps.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # nginx-light's postinst tries to start nginx on :80; we only use nginx with our
+    # own config on loopback, so a failing default site must not fail the install.
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    echo "deps.sh: done"
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "deps.sh: missing packages: ${missing[*]}; run as root (or install them with apt-get)" >&2
-    exit 1
-fi
-
-echo "deps.sh: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# nginx-light's postinst tries to start nginx on :80; we only use nginx with our
-# own config on loopback, so a failing default site must not fail the install.
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
-echo "deps.sh: done"
+# npm packages, each into a prefix of its own (nothing global):
+#   /usr/local/lib/lanes       swagger-ui-dist, which the server reads for /docs
+#                              (src/app/docs.h; LANES_SWAGGER_UI_DIR overrides)
+#   /usr/local/lib/lanes-test  what the /docs and /openapi.json tests drive
+# Installed only when absent, so a second run does not touch the network.
+npm_need() {   # prefix package...
+    local prefix=$1 want=() p
+    shift
+    for p in "$@"; do
+        [ -f "$prefix/node_modules/${p%@*}/package.json" ] || want+=("$p")
+    done
+    [ ${#want[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ] && [ ! -w "$(dirname "$prefix")" ]; then
+        echo "deps.sh: missing npm packages in $prefix: ${want[*]}; run as root" >&2
+        return 1
+    fi
+    echo "deps.sh: npm installing ${want[*]} into $prefix"
+    mkdir -p "$prefix"
+    npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "${want[@]}" >/dev/null
+}
+npm_need /usr/local/lib/lanes swagger-ui-dist@5
+npm_need /usr/local/lib/lanes-test playwright-core@1 @seriousme/openapi-schema-validator@2

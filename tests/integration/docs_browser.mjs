@@ -1,0 +1,94 @@
+// docs_browser.mjs — drives /docs in headless Debian Chromium through
+// playwright-core (npm), as a user would: the page loads, lists the routes,
+// and "Try it out" -> "Execute" on GET / shows the answer. Used by
+// test_docs_browser.py, which starts the server and checks what this prints.
+//
+//   node docs_browser.mjs BASE_URL SCREENSHOT.png
+//
+// Prints one JSON line with what it saw. Exit 0 when every step ran (the
+// Python side judges the content), 1 when a step failed, 3 when playwright-core
+// or Chromium is not installed. Talks to BASE_URL only; Chromium's own
+// background traffic is switched off by its flags.
+import { createRequire } from "node:module";
+import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const modules = process.env.LANES_NODE_MODULES || "/usr/local/lib/lanes-test/node_modules";
+const chromiumPath = process.env.LANES_CHROMIUM || "/usr/bin/chromium";
+const [base, shot] = process.argv.slice(2);
+if (!base || !shot) {
+    console.error("usage: node docs_browser.mjs BASE_URL SCREENSHOT.png");
+    process.exit(2);
+}
+
+let chromium;
+try {
+    ({ chromium } = createRequire(join(modules, "..", "resolver.cjs"))("playwright-core"));
+} catch (e) {
+    console.log(JSON.stringify({ missing: "playwright-core: " + (e.message || e) }));
+    process.exit(3);
+}
+if (!existsSync(chromiumPath)) {
+    console.log(JSON.stringify({ missing: "chromium: no " + chromiumPath }));
+    process.exit(3);
+}
+
+const out = { steps: [] };
+const profile = mkdtempSync(join(tmpdir(), "lanes-chromium-"));
+let ctx;
+try {
+    // A persistent context is how playwright takes a --user-data-dir: a fresh
+    // directory per run, so no state leaks between runs.
+    ctx = await chromium.launchPersistentContext(profile, {
+        executablePath: chromiumPath,
+        headless: true,
+        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        viewport: { width: 1280, height: 900 },
+        timeout: 60000,
+    });
+    const page = ctx.pages()[0] || await ctx.newPage();
+    page.setDefaultTimeout(30000);
+    const failed = [];
+    page.on("requestfailed", (r) => failed.push(r.url()));
+    page.on("pageerror", (e) => out.steps.push("pageerror: " + e.message));
+
+    const resp = await page.goto(base + "/docs", { waitUntil: "load" });
+    out.status = resp ? resp.status() : null;
+    out.steps.push("loaded");
+    await page.waitForSelector(".opblock", { timeout: 30000 });
+    out.title = await page.title();
+    out.info_title = (await page.locator(".info .title").first().innerText()).trim();
+    out.paths = await page.locator(".opblock-summary-path").allInnerTexts();
+    out.paths = out.paths.map((s) => s.replace(/\u200b/g, "").trim());   // Swagger UI adds zero-width breaks
+    out.tags = await page.locator(".opblock-tag").allInnerTexts();
+    out.steps.push("listed");
+
+    // Swagger UI names each operation block "operations-<tag>-<operationId>".
+    const op = page.locator("#operations-loop-get_root");
+    await op.locator(".opblock-summary").first().click();
+    await op.locator("button.try-out__btn").click();
+    out.steps.push("try it out");
+    await op.locator("button.execute").click();
+    out.steps.push("execute");
+    const body = op.locator(".live-responses-table .response-col_description pre").first();
+    await body.waitFor({ state: "visible", timeout: 30000 });
+    out.response_body = await body.innerText();
+    out.response_status = (await op.locator(".live-responses-table .response .response-col_status")
+        .first().innerText()).trim();
+    out.failed_requests = failed;
+    await page.screenshot({ path: shot, fullPage: true });
+    out.steps.push("screenshot");
+    console.log(JSON.stringify(out));
+    await ctx.close();
+    rmSync(profile, { recursive: true, force: true });
+    process.exit(0);
+} catch (e) {
+    out.error = String(e && e.message ? e.message : e);
+    console.log(JSON.stringify(out));
+    if (ctx)
+        await ctx.close().catch(() => {});
+    rmSync(profile, { recursive: true, force: true });
+    process.exit(1);
+}

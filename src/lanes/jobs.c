@@ -472,7 +472,7 @@ int lanes_jobs_new(lanes_jobs **out, lanes_worker *w)
     if (rc == 0)
         rc = start_threads(j);
     if (rc < 0) {
-        stop_threads(j, 0);
+        stop_threads(j, w->cfg->graceful_timeout);
         free_jobs(j);
         return rc;
     }

@@ -175,23 +175,25 @@ client_run() {
     esac
 }
 
-# CPU seconds (user + system, all threads) a process has used so far.
-TICK=$(getconf CLK_TCK)
-cpu_secs() {
-    awk -v t="$TICK" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / t }' \
-        "/proc/$1/stat" 2>/dev/null || echo 0
+# "run_ns wait_ns" of a process's main thread (for lanes the loop thread, for
+# nginx its one worker thread): time on a CPU, and time runnable but waiting
+# for one. The second is how much a shared machine takes away from a server.
+sched_ns() {
+    awk '{ print $1, $2 }' "/proc/$1/schedstat" 2>/dev/null || echo "0 0"
 }
 
 # ---- sample bookkeeping --------------------------------------------------------
 
-# SAMPLES[key]: req/s of each run; SRVCPU/CLICPU[key]: the server's and the
-# client's CPU use during each run, in % of one core (100 = one core busy).
-declare -A SAMPLES ERRORS SRVCPU CLICPU
-add_sample() {   # key value errors server_cpu client_cpu
+# SAMPLES[key]: req/s of each run. SRVCPU, SRVWAIT, CLICPU[key]: per run, in %
+# of the run's length: the server's main thread on a CPU, the same thread
+# runnable but not running (CPU taken by others), and the client's CPU use.
+declare -A SAMPLES ERRORS SRVCPU SRVWAIT CLICPU
+add_sample() {   # key value errors server_cpu server_wait client_cpu
     SAMPLES[$1]="${SAMPLES[$1]:-} $2"
     ERRORS[$1]=$(( ${ERRORS[$1]:-0} + $3 ))
     SRVCPU[$1]="${SRVCPU[$1]:-} $4"
-    CLICPU[$1]="${CLICPU[$1]:-} $5"
+    SRVWAIT[$1]="${SRVWAIT[$1]:-} $5"
+    CLICPU[$1]="${CLICPU[$1]:-} $6"
 }
 
 # "median min max" of a list of numbers.
@@ -205,18 +207,22 @@ stats() { list_stats "${SAMPLES[$1]:-}"; }
 
 RUN_N=0
 measure() {   # key client url conns secs server_pid
-    local res rps err raw c0 c1 scpu ccpu
+    local res rps err raw s0 s1 scpu swait ccpu
     RUN_N=$((RUN_N + 1))
     raw=$TMP/run$RUN_N.$1.txt
-    c0=$(cpu_secs "$6")
+    s0=$(sched_ns "$6")
     res=$(TIMEFORMAT='%R %U %S'; client_run "$2" "$3" "$4" "$5" "$raw")
-    c1=$(cpu_secs "$6")
+    s1=$(sched_ns "$6")
     read -r rps err <<<"$res"
-    scpu=$(awk -v a="$c0" -v b="$c1" -v d="$5" 'BEGIN{ printf "%.0f", 100 * (b - a) / d }')
+    kill -0 "$6" 2>/dev/null || die "the server (pid $6) died during $1; see $TMP/*.log"
+    read -r scpu swait <<<"$(awk -v a="$s0" -v b="$s1" -v d="$5" 'BEGIN{
+        split(a, x, " "); split(b, y, " ")
+        printf "%.0f %.0f", (y[1] - x[1]) / d / 1e7, (y[2] - x[2]) / d / 1e7 }')"
     ccpu=$(awk 'NF==3 && $1 > 0 { printf "%.0f", 100 * ($2 + $3) / $1; ok=1 } END{ if (!ok) print 0 }' \
         "$raw.time" 2>/dev/null)
-    add_sample "$1" "${rps:-0}" "${err:-0}" "$scpu" "$ccpu"
-    if [ "${err:-0}" = 0 ]; then log "  $1: ${rps:-0} req/s (server CPU $scpu%, client $ccpu%)"
+    add_sample "$1" "${rps:-0}" "${err:-0}" "$scpu" "$swait" "$ccpu"
+    if [ "${err:-0}" = 0 ]; then
+        log "  $1: ${rps:-0} req/s (server on CPU $scpu%, waiting for CPU $swait%; client CPU $ccpu%)"
     else log "  $1: ${rps:-0} req/s, $err errors (see $raw)"; fi
 }
 
@@ -300,8 +306,9 @@ T1=$(date +%s)
 
 fmt_err() { local e=${ERRORS[$1]:-0}; [ "$e" = 0 ] && echo "" || echo " (**$e errors**)"; }
 cell() { local m lo hi; read -r m lo hi <<<"$(stats "$1")"; echo "$m ($lo–$hi)$(fmt_err "$1")"; }
-cpu() { local s c; read -r s _ <<<"$(list_stats "${SRVCPU[$1]:-}")"
-        read -r c _ <<<"$(list_stats "${CLICPU[$1]:-}")"; echo "$s% / $c%"; }
+cpu() { local s w c; read -r s _ <<<"$(list_stats "${SRVCPU[$1]:-}")"
+        read -r w _ <<<"$(list_stats "${SRVWAIT[$1]:-}")"
+        read -r c _ <<<"$(list_stats "${CLICPU[$1]:-}")"; echo "$s / $w / $c"; }
 ratio() { local a b; read -r a _ <<<"$(stats "$1")"; read -r b _ <<<"$(stats "$2")"
           awk -v a="$a" -v b="$b" 'BEGIN{ if (b > 0) printf "%.2f×", a/b; else print "n/a" }'; }
 pct() { local a; read -r a _ <<<"$(stats "$1")"
@@ -323,7 +330,7 @@ PINNING="not pinned"
 [ ${#SRV_PIN[@]} -gt 0 ] && PINNING="servers pinned to CPU 0, clients to CPU 1 (taskset)"
 
 report() {
-    echo "| benchmark | client | lanes req/s, median (min–max) | reference req/s, median (min–max) | result | target | met | CPU lanes / client | CPU nginx / client |"
+    echo "| benchmark | client | lanes req/s, median (min–max) | reference req/s, median (min–max) | result | target | met | lanes CPU % run / wait / client | nginx CPU % run / wait / client |"
     echo "|---|---|---|---|---|---|---|---|---|"
     vs_row "lanes-demo \`/\` vs nginx \`return 200\` (87 B JSON), c=50" "wrk -t1" demo_wrk ngx_wrk
     vs_row "lanes-demo \`/\` vs nginx \`return 200\` (87 B JSON), c=50" "hey" demo_hey ngx_hey
@@ -334,7 +341,7 @@ report() {
     limit_row "lanes-demo \`/wait?s=0.05\` (THREAD, 40 threads), c=40" "wrk -t1" wait_wrk 800
     limit_row "lanes-demo \`/wait?s=0.05\` (THREAD, 40 threads), c=40" "hey" wait_hey 800
     echo
-    echo "CPU columns: median CPU use of the server process and of the client during a run, in % of one core."
+    echo "CPU columns, medians in % of the run's length: the server's main thread (lanes' loop thread, nginx's worker) *run* on a CPU and *wait*ed runnable for one (taken by other processes on this shared machine; from /proc/PID/schedstat); *client* = the load generator's CPU use (100 = one core)."
     echo
     echo "| process | RSS idle after start | after the c=50 runs | after /asyncwait c=1000 | after /wait c=40 (end) | peak RSS (VmHWM) | threads: start → end |"
     echo "|---|---|---|---|---|---|---|"

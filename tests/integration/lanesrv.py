@@ -55,6 +55,10 @@ class Server:
         if not self.access_log:
             args.append("--no-access-log")
         args += self.flags
+        if not os.access(self.binary, os.X_OK):
+            self.close_log()
+            raise RuntimeError("no server binary at %s (build it; LANES_BIN=%r)"
+                               % (self.binary, os.environ.get("LANES_BIN")))
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self._log)
         with _live_lock:
@@ -435,7 +439,7 @@ class ServerTestCase(unittest.TestCase):
         return doc
 
 
-def main(budget=55.0):
+def main(budget=100.0):
     """unittest.main with a hard budget: past it every server we started is
     killed and the process exits non-zero, so ctest never hangs on us."""
 

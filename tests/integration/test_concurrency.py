@@ -97,9 +97,10 @@ class LoopLane(lanesrv.ServerTestCase):
                                 "lanes_sleep(0.2) in LOOP returned after %.4f s" % (j["end"] - j["start"]))
         self.assertGreaterEqual(float(r.header("x-process-time")), 0.2)
 
-    # /cycle at n = 1e9 runs for about a second here (the brief's 3e8 is ~0.3 s
-    # on this machine: too short to tell a stalled probe from a slow one).
-    BIG_N = 1000000000
+    # /cycle at n = 6e8 runs for about 0.6 s here (the brief's 3e8 is ~0.3 s
+    # on this machine: too short to tell a stalled probe from a slow one);
+    # /cycle_sleep takes about twice as long.
+    BIG_N = 600000000
 
     def _probes_during(self, path, count=5):
         load = BackgroundLoad(self.srv.port, [path], timeout=30)
@@ -154,6 +155,10 @@ class ThreadLane(lanesrv.ServerTestCase):
         all_ok(self, res, "wait")
         # serial: 8 s; one round of a 40-thread pool: 0.2 s
         self.assertLess(took, 1.0, "40 x wait 0.2 s took %.3f s" % took)
+        # and really all 40 at once: a smaller pool would start the last one
+        # only after a first one ended (0.2 s later)
+        starts = sorted(r.json()["start"] for r in res)
+        self.assertLess(starts[39] - starts[0], 0.18, "40 /wait did not all start together")
 
     def test_wait_80_take_two_rounds(self):
         res, took = fire(self.srv.port, ["/wait?s=0.2"] * 80)
@@ -179,6 +184,7 @@ class SmallPool(lanesrv.ServerTestCase):
         self.assertLess(took, 1.6 / 2 + 0.4)
         starts = sorted(r.json()["start"] for r in res)
         self.assertGreaterEqual(starts[4] - starts[0], 0.19, "more than 4 /wait ran at once")
+        self.assertLess(starts[3] - starts[0], 0.18, "fewer than 4 /wait ran at once")
 
     def test_offload_shares_the_small_pool(self):
         # /delay/threadpool offloads to the same 4 threads: 8 take two rounds.

@@ -13,6 +13,7 @@
 #include "app/openapi.h"
 #include "lanes/jobs.h"
 #include "lanes/procpool.h"
+#include "server/master.h"
 #include "server/worker.h"
 #include "util/log.h"
 
@@ -318,6 +319,11 @@ int lanes_main(lanes_app *app, int argc, char **argv)
         fprintf(stderr, "%s: cannot register /docs routes: %s\n", argv[0], lanes_strerror(rc));
         lanes_app_free(app);
         return 1;
+    }
+    if (app->cfg.workers > 1 || app->cfg.max_requests > 0) {
+        rc = lanes_master_run(app);
+        lanes_app_free(app);
+        return rc;
     }
     rc = lanes_worker_run(app);
     lanes_app_free(app);

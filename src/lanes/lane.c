@@ -17,6 +17,7 @@
 #include "lanes/jobs.h"
 #include "lanes/procpool.h"
 #include "server/conn.h"
+#include "server/master.h"
 #include "server/worker.h"
 #include "util/log.h"
 
@@ -71,8 +72,12 @@ static void step(lanes_req *req)
     lanes_worker *w = req->worker;
     /* Tell the watchdog whose code the loop is running, for as long as it does. */
     atomic_store_explicit(&w->running_route, req->route, memory_order_relaxed);
+    if (w->hb)
+        atomic_store_explicit(&((lanes_heartbeat *)w->hb)->route, req->route->index + 1, memory_order_relaxed);
     int alive = lanes_coro_resume(req->coro);
     atomic_store_explicit(&w->running_route, NULL, memory_order_relaxed);
+    if (w->hb)
+        atomic_store_explicit(&((lanes_heartbeat *)w->hb)->route, 0, memory_order_relaxed);
     if (alive)
         return;   /* suspended: a timer, the pool or the ready list resumes it */
     lanes_coro_free(req->coro);

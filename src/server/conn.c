@@ -395,6 +395,8 @@ void lanes_conn_respond(lanes_req *req)
     }
     w->requests++;
     lanes_stats_observe(w, req, dt);
+    if (w->max_requests > 0 && (long)w->requests >= w->max_requests)
+        lanes_worker_recycle(w);   /* this answer still goes out, with Connection: close */
     if (w->cfg->access_log)
         access_log(req, dt < 0 ? 0 : dt);
     uv_buf_t bufs[2];

@@ -22,6 +22,7 @@
 #include "lanes/lane.h"
 #include "lanes/procpool.h"
 #include "server/conn.h"
+#include "server/master.h"
 #include "util/log.h"
 
 static void on_connection(uv_stream_t *server, int status)
@@ -49,6 +50,8 @@ static void finish_drain(lanes_worker *w)
     lanes_stats_stop(w);
     close_if_open((uv_handle_t *)&w->beat_prepare);
     close_if_open((uv_handle_t *)&w->beat_check);
+    if (w->hb)
+        close_if_open((uv_handle_t *)&w->hb_timer);
     close_if_open((uv_handle_t *)&w->sigint);
     close_if_open((uv_handle_t *)&w->sigterm);
     close_if_open((uv_handle_t *)&w->idle);
@@ -91,6 +94,8 @@ static void on_drain_timeout(uv_timer_t *t)
 static void begin_drain(lanes_worker *w)
 {
     w->draining = 1;
+    if (w->hb)
+        atomic_store(&((lanes_heartbeat *)w->hb)->ready, 0);
     close_if_open((uv_handle_t *)&w->listener);
     lanes_conn *c = w->conns;
     while (c) {
@@ -100,6 +105,16 @@ static void begin_drain(lanes_worker *w)
     }
     uv_timer_start(&w->drain_timer, on_drain_timeout, (uint64_t)(w->cfg->graceful_timeout * 1000.0), 0);
     lanes_worker_conn_gone(w);
+}
+
+void lanes_worker_recycle(lanes_worker *w)
+{
+    if (w->draining)
+        return;
+    lanes_log(LANES_LOG_INFO, "served %llu requests (--max-requests %ld): recycling this worker",
+              (unsigned long long)w->requests, w->max_requests);
+    w->recycled = 1;
+    begin_drain(w);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -116,11 +131,25 @@ static void on_signal(uv_signal_t *s, int signum)
     begin_drain(w);
 }
 
+static int open_inherited(lanes_worker *w)
+{
+    uv_tcp_init(&w->loop, &w->listener);
+    w->listener.data = w;
+    int rc = uv_tcp_open(&w->listener, w->listen_fd);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&w->listener, w->cfg->backlog, on_connection);
+    if (rc < 0)
+        lanes_log(LANES_LOG_ERROR, "cannot serve the master's socket: %s", uv_strerror(rc));
+    return rc;
+}
+
 static int bind_listener(lanes_worker *w)
 {
     const lanes_config *cfg = w->cfg;
     struct sockaddr_storage addr;
     int rc;
+    if (w->listen_fd >= 0)
+        return open_inherited(w);
     if (strchr(cfg->host, ':'))
         rc = uv_ip6_addr(cfg->host, cfg->port, (struct sockaddr_in6 *)&addr);
     else
@@ -164,6 +193,30 @@ static void on_beat_check(uv_check_t *h)
 {
     lanes_worker *w = h->data;
     atomic_fetch_add_explicit(&w->loop_beats, 1, memory_order_relaxed);
+}
+
+/* The master's heartbeat, written by the loop thread itself: a blocked loop
+ * stops beating, which is the point. */
+static void on_hb_timer(uv_timer_t *t)
+{
+    lanes_worker *w = t->data;
+    lanes_heartbeat *hb = w->hb;
+    atomic_store_explicit(&hb->beat_ms, lanes_mono_ms(), memory_order_relaxed);
+    atomic_store_explicit(&hb->requests, (long)w->requests, memory_order_relaxed);
+}
+
+static void start_heartbeat(lanes_worker *w)
+{
+    uv_timer_init(&w->loop, &w->hb_timer);
+    w->hb_timer.data = w;
+    uint64_t every = (uint64_t)(w->cfg->worker_timeout * 1000.0 / 4);
+    if (every > 1000)
+        every = 1000;
+    if (every < 50)
+        every = 50;
+    uv_timer_start(&w->hb_timer, on_hb_timer, 0, every);
+    uv_unref((uv_handle_t *)&w->hb_timer);
+    atomic_store(&((lanes_heartbeat *)w->hb)->ready, 1);
 }
 
 static int worker_init(lanes_worker *w, lanes_app *app)
@@ -211,6 +264,8 @@ static int worker_init(lanes_worker *w, lanes_app *app)
     uv_signal_start(&w->sigterm, on_signal, SIGTERM);
     if ((rc = bind_listener(w)) < 0)
         return rc;
+    if (w->hb)
+        start_heartbeat(w);
     if ((rc = lanes_stats_start(w)) < 0)
         return rc;
     return lanes_watchdog_start(w);
@@ -225,12 +280,30 @@ static void walk_close(uv_handle_t *h, void *arg)
 
 int lanes_worker_run(lanes_app *app)
 {
+    return lanes_worker_run_ex(app, NULL);
+}
+
+int lanes_worker_run_ex(lanes_app *app, const void *opts)
+{
+    const lanes_worker_opts *o = opts;
     lanes_worker *w = calloc(1, sizeof *w);
     if (!w)
         return -ENOMEM;
+    w->listen_fd = -1;
+    if (o) {
+        w->listen_fd = o->listen_fd;
+        w->shm = o->shm;
+        w->slot = o->slot;
+        w->nslots = o->nslots;
+        w->hb = o->hb;
+        w->max_requests = o->max_requests;
+    }
     signal(SIGPIPE, SIG_IGN);   /* a vanished client is an error code, not a death */
     int rc = worker_init(w, app);
-    if (rc == 0) {
+    if (rc == 0 && w->listen_fd >= 0) {
+        lanes_log(LANES_LOG_INFO, "worker ready (slot %d, threads %d)", w->slot, w->cfg->threads);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+    } else if (rc == 0) {
         lanes_log(LANES_LOG_INFO, "lanes %s listening on http://%s%s%s:%d (threads %d, routes %d)",
                   LANES_VERSION, strchr(w->cfg->host, ':') ? "[" : "", w->cfg->host,
                   strchr(w->cfg->host, ':') ? "]" : "", bound_port(w), w->cfg->threads, app->nroutes);
@@ -256,6 +329,7 @@ int lanes_worker_run(lanes_app *app)
     free(w->rstate);
     if (rc == 0)
         lanes_log(LANES_LOG_INFO, "stopped after %llu request(s)", (unsigned long long)w->requests);
+    int recycled = w->recycled;
     free(w);
-    return rc;
+    return rc < 0 ? rc : recycled ? LANES_EXIT_RECYCLE : 0;
 }

@@ -79,7 +79,11 @@ struct lanes_worker {
     struct lanes_stats *stats;
     void *shm;                     /* shared with the master and other workers (stats.h) */
     int slot, nslots;              /* this worker's slot in shm */
-    int master_fd;                 /* heartbeat/control channel to the master, -1 if none */
+    void *hb;                      /* lanes_heartbeat in shm (master.h), NULL without master */
+    uv_timer_t hb_timer;
+    int listen_fd;                 /* inherited from the master, -1: bind here */
+    long max_requests;             /* recycle after this many (0 = never) */
+    int recycled;
 
     time_t date_sec;
     char date[64];                 /* "Date: ...\r\n" */
@@ -93,6 +97,12 @@ struct lanes_worker {
 /* Runs a worker on the calling thread until it has drained. 0, or a negative
  * errno-style code if it could not start (then it has logged why). */
 int lanes_worker_run(lanes_app *app);
+/* The same, started by the master (opts: a lanes_worker_opts from master.h).
+ * Returns 0, LANES_EXIT_RECYCLE after --max-requests, or a negative errno. */
+struct lanes_worker_opts_s;
+int lanes_worker_run_ex(lanes_app *app, const void *opts);
+/* Loop thread: this worker has served its --max-requests; drain and exit. */
+void lanes_worker_recycle(lanes_worker *w);
 /* Called when a connection has fully closed; lets a drain finish. */
 void lanes_worker_conn_gone(lanes_worker *w);
 

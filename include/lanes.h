@@ -152,6 +152,16 @@ void lanes_yield(lanes_req *req);
  * Elsewhere: calls fn(arg) directly. */
 void *lanes_run_in_thread(lanes_req *req, void *(*fn)(void *arg), void *arg);
 
+/*
+ * Background tasks (Starlette's BackgroundTasks): fn(arg) runs on the thread
+ * pool after the response has been sent, then free_fn(arg) if given. fn
+ * returns 0 or a negative errno; a failure is logged with the route's name,
+ * never lost silently. Tasks still queued when the server drains are run
+ * before it exits. Returns 0 or -ENOMEM.
+ */
+typedef int (*lanes_task_fn)(void *arg);
+int lanes_background(lanes_req *req, lanes_task_fn fn, void *arg, void (*free_fn)(void *arg));
+
 /* ---- JSON writer ----------------------------------------------------------- */
 /*
  * A small streaming writer with correct escaping (control characters, quotes,

@@ -320,6 +320,40 @@ static void cycle_offload(lanes_req *req)
     answer_total(req, start, "result", j.total);
 }
 
+/* /background: answers at once; the sum runs on the pool after the answer is
+ * sent (FastAPI's BackgroundTasks). */
+static int cycle_bg(void *arg)
+{
+    cycle_job *j = arg;
+    j->req = NULL;   /* the request is gone by now: nothing may touch it */
+    cycle_run(j);
+    return 0;
+}
+
+static void background(lanes_req *req)
+{
+    double start = lanes_time();
+    cycle_job *j = malloc(sizeof *j);
+    if (!j) {
+        lanes_error(req, 503, "out of memory");
+        return;
+    }
+    if (cycle_params(req, j) < 0) {
+        free(j);
+        return;
+    }
+    if (lanes_background(req, cycle_bg, j, free) < 0) {
+        free(j);
+        lanes_error(req, 503, "out of memory");
+        return;
+    }
+    lanes_jw w;
+    begin(req, &w, start);
+    lanes_jw_key(&w, "message");
+    lanes_jw_str(&w, "long running task queued");
+    done(req, &w);
+}
+
 /* ---- memory (seed 000) ------------------------------------------------------- */
 
 static double rss_mb(void)
@@ -408,6 +442,7 @@ static const route routes[] = {
     { "GET", "/thread", cycle_offload, LANES_LOOP, "n:int", "seed 004: offloaded to the pool" },
     { "GET", "/cycle/thread", cycle, LANES_THREAD, "n:int", "the /cycle body in the THREAD lane" },
     { "GET", "/memory", memory, LANES_THREAD, "mb:int", "allocates, touches and frees mb MB" },
+    { "GET", "/background", background, LANES_LOOP, "n:int", "seed 004: queues the sum as a background task" },
     { "GET", "/cycle/process", cycle, LANES_PROCESS, "n:int", "the /cycle body in a helper process" },
     { "GET", "/fib/{n:int}/process", fib, LANES_PROCESS, NULL, "recursive Fibonacci in a helper process" },
     { "GET", "/crash/process", crash, LANES_PROCESS, NULL, "a NULL dereference: kills its helper, answers 500" },

@@ -75,6 +75,7 @@ void lanes_req_reset(lanes_req *req)
     req->off_arg = req->off_result = NULL;
     req->t_start_ns = 0;
     req->wall_start = 0;
+    req->bg = NULL;   /* handed to the pool by lanes_background_flush */
 }
 
 lanes_req *lanes_req_get(lanes_worker *w)

@@ -90,6 +90,8 @@ struct lanes_req {
     void *off_arg;
     void *off_result;
 
+    struct lanes_bg *bg;           /* background tasks, run after the answer is sent */
+
     /* ---- timing ---- */
     uint64_t t_start_ns;           /* message complete (monotonic) */
     double wall_start;

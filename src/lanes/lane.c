@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -275,6 +276,70 @@ void lanes_dispatch(lanes_req *req)
         rs->running++;
     }
     start_handler(req);
+}
+
+/* ---- background tasks --------------------------------------------------------------- */
+
+struct lanes_bg {
+    lanes_task task;               /* first: the pool hands this pointer back */
+    struct lanes_bg *next;
+    lanes_task_fn fn;
+    void *arg;
+    void (*free_fn)(void *);
+    const char *label;             /* the route's label: routes outlive tasks */
+    int rc;
+};
+
+int lanes_background(lanes_req *req, lanes_task_fn fn, void *arg, void (*free_fn)(void *))
+{
+    if (!req || !fn)
+        return -EINVAL;
+    struct lanes_bg *b = calloc(1, sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    b->fn = fn;
+    b->arg = arg;
+    b->free_fn = free_fn;
+    b->label = req->route ? req->route->label : "?";
+    /* Keep registration order: Starlette runs tasks in the order added. */
+    struct lanes_bg **tail = &req->bg;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = b;
+    return 0;
+}
+
+static void run_bg(lanes_task *t)
+{
+    struct lanes_bg *b = (struct lanes_bg *)t;
+    b->rc = b->fn(b->arg);
+    if (b->free_fn)
+        b->free_fn(b->arg);
+    if (b->rc < 0)
+        lanes_log(LANES_LOG_ERROR, "background task of %s failed: %s", b->label, lanes_strerror(b->rc));
+}
+
+static void bg_done(lanes_task *t)
+{
+    free(t);
+}
+
+void lanes_background_flush(lanes_req *req)
+{
+    struct lanes_bg *b = req->bg;
+    req->bg = NULL;
+    while (b) {
+        struct lanes_bg *next = b->next;
+        b->next = NULL;
+        b->task.run = run_bg;
+        b->task.done = bg_done;
+        if (lanes_pool_submit(req->worker->pool, &b->task) < 0) {
+            /* The pool is gone (shutdown): run it here rather than lose it. */
+            run_bg(&b->task);
+            free(b);
+        }
+        b = next;
+    }
 }
 
 /* ---- the public lane calls -------------------------------------------------------- */

@@ -21,6 +21,9 @@ void lanes_lane_done(lanes_req *req);
  * Returns 0, or the status (400/404/405/422/503) already answered into req.
  * Used by the loop and by PROCESS helpers and job runners on stored requests. */
 int lanes_req_route(lanes_req *req, const lanes_app *app);
+/* Loop thread: the answer has been sent (or its client has gone): hands the
+ * request's background tasks to the pool. */
+void lanes_background_flush(lanes_req *req);
 /* Loop thread: runs coroutines that yielded. Called from the worker's idle
  * handle. */
 void lanes_run_ready(lanes_worker *w);

@@ -51,10 +51,12 @@ static void on_handle_closed(uv_handle_t *h)
     lanes_worker *w = c->worker;
     lanes_req *req = c->req;
     if (req) {
-        if (req->state == REQ_RUNNING || req->state == REQ_QUEUED)
+        if (req->state == REQ_RUNNING || req->state == REQ_QUEUED) {
             req->conn = NULL;   /* the handler finishes; its answer is dropped */
-        else
+        } else {
+            lanes_background_flush(req);   /* the client left; its tasks still run */
             lanes_req_put(req);
+        }
     }
     if (c->prev)
         c->prev->next = c->next;
@@ -329,6 +331,7 @@ static void after_write(lanes_conn *c)
                     req->status != 422 && req->status < 500;
     c->req = NULL;
     c->busy = 0;
+    lanes_background_flush(req);
     lanes_req_put(req);
     if (c->close_after || c->worker->draining) {
         if (was_error && !c->worker->draining)
@@ -382,9 +385,11 @@ void lanes_conn_respond(lanes_req *req)
     lanes_conn *c = req->conn;
     lanes_worker *w = req->worker;
     if (!c) {
+        lanes_background_flush(req);
         lanes_req_put(req);
         return;
     }
+    req->state = REQ_WRITING;   /* from here a close recycles req */
     int keep = req->keep_alive && !c->close_after && !w->draining;
     if (!keep)
         c->close_after = 1;

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,8 +39,13 @@ LISTEN_RE = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 class Server:
     """One lanes-demo process. Use as a context manager or call stop()."""
 
-    def __init__(self, *flags, access_log=False, binary=DEMO):
+    def __init__(self, *flags, access_log=False, binary=DEMO, cwd=None):
         self.flags = list(flags)
+        # A private working directory (removed on stop) unless one is given:
+        # whatever the server writes by default (a job store...) never lands
+        # in the source tree or in another test's way.
+        self._own_cwd = cwd is None
+        self.cwd = cwd
         self.binary = binary
         self.access_log = access_log
         self.proc = None
@@ -59,7 +65,9 @@ class Server:
             self.close_log()
             raise RuntimeError("no server binary at %s (build it; LANES_BIN=%r)"
                                % (self.binary, os.environ.get("LANES_BIN")))
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+        if self._own_cwd and self.cwd is None:
+            self.cwd = tempfile.mkdtemp(prefix="lanesrv-")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, cwd=self.cwd,
                                      stdout=subprocess.DEVNULL, stderr=self._log)
         with _live_lock:
             _live.add(self.proc)
@@ -70,6 +78,7 @@ class Server:
                 self.port = int(m.group(1))
                 break
             if self.proc.poll() is not None:
+                self.kill()         # reaps it and removes its directory
                 raise RuntimeError("lanes-demo exited with %s before listening:\n%s"
                                    % (self.proc.returncode, self.log()))
             if time.monotonic() > deadline:
@@ -108,9 +117,14 @@ class Server:
             self.returncode = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return None
+        self._reaped()
+        return self.returncode
+
+    def _reaped(self):
         with _live_lock:
             _live.discard(self.proc)
-        return self.returncode
+        if self._own_cwd and self.cwd:
+            shutil.rmtree(self.cwd, ignore_errors=True)
 
     def stop(self, timeout=10.0):
         """SIGTERM, wait; SIGKILL if it does not go. Returns the exit code."""
@@ -129,8 +143,7 @@ class Server:
             self.proc.kill()
         if self.proc is not None:
             self.returncode = self.proc.wait(timeout=10)
-            with _live_lock:
-                _live.discard(self.proc)
+            self._reaped()
 
     def log(self):
         if self._log.closed:

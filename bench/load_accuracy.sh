@@ -70,37 +70,50 @@ for _ in $(seq 50); do
 done
 curl -sf "http://127.0.0.1:$PORT/paced" >/dev/null || { echo "load_accuracy: nginx did not start" >&2; cat "$PREFIX/logs/error.log" >&2; exit 3; }
 
-# Each runner prints "rps p50_ms".
+# Each runner prints "rps p50_ms"; client CPU time goes to $PREFIX/cpu when
+# /usr/bin/time is there (CPU per request is steadier than req/s on a shared box).
+TIMER=()
+[ -x /usr/bin/time ] && TIMER=(/usr/bin/time -f "%U %S" -o "$PREFIX/cpu")
 run_wrk() {
-    wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$1" | awk '
+    "${TIMER[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$1" | awk '
         /^Requests\/sec:/ { rps = $2 }
         $1 == "50%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
                       p50 = (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : v }
         END { print rps, p50 }'
 }
 run_hey() {
-    hey -z "${DURATION}s" -c "$CONNS" "$1" | awk '
+    "${TIMER[@]}" hey -z "${DURATION}s" -c "$CONNS" "$1" | awk '
         /Requests\/sec:/ { rps = $2 }
         /^ *50% in/ { p50 = $3 * 1000 }
         END { print rps, p50 }'
 }
 run_lanes() {
-    "$LOAD" --threads 1 -c "$CONNS" -z "${DURATION}s" --json "$1" |
+    "${TIMER[@]}" "$LOAD" --threads 1 -c "$CONNS" -z "${DURATION}s" --json "$1" |
         python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["rps"], d["latency_ms"]["p50"])'
 }
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-declare -A RPS P50
+# Client CPU microseconds per response of the last run, or 0 without a timer.
+cpu_per_req() {   # rps
+    [ -s "$PREFIX/cpu" ] || { echo 0; return; }
+    awk -v rps="$1" -v d="$DURATION" 'END { print ($1 + $2) * 1e6 / (rps * d) }' "$PREFIX/cpu"
+}
+
+declare -A RPS P50 CPU
 measure() {   # scenario url
-    local scenario=$1 url=$2 order=(wrk hey lanes) r i tool out
+    local scenario=$1 url=$2 order=(wrk hey lanes) r i tool out cpu
     for ((r = 0; r < ROUNDS; r++)); do
         for ((i = 0; i < 3; i++)); do
             tool=${order[$(((i + r) % 3))]}
+            rm -f "$PREFIX/cpu"
             out=$(run_"$tool" "$url")
-            printf '  %-8s round %d  %-6s  %10.1f req/s  p50 %.3f ms\n' "$scenario" $((r + 1)) "$tool" ${out}
+            cpu=$(cpu_per_req "${out%% *}")
+            printf '  %-9s round %d  %-6s %10.1f req/s  p50 %7.3f ms  client CPU %5.1f us/req\n' \
+                "$scenario" $((r + 1)) "$tool" ${out} "$cpu"
             RPS[$scenario,$tool]+="${out%% *} "
             P50[$scenario,$tool]+="${out##* } "
+            CPU[$scenario,$tool]+="$cpu "
         done
     done
 }
@@ -111,15 +124,16 @@ measure return200 "http://127.0.0.1:$PORT/"
 measure paced "http://127.0.0.1:$PORT/paced"
 
 echo
-printf '%-10s %-6s %12s %10s   %s\n' scenario tool "req/s" "p50 ms" "ratio lanes/tool (req/s, p50)"
+printf '%-10s %-6s %12s %10s %12s   %s\n' scenario tool "req/s" "p50 ms" "CPU us/req" "ratio lanes/tool (req/s, p50)"
 for scenario in return200 paced; do
     lr=$(echo "${RPS[$scenario,lanes]}" | tr ' ' '\n' | grep . | median)
     lp=$(echo "${P50[$scenario,lanes]}" | tr ' ' '\n' | grep . | median)
     for tool in wrk hey lanes; do
         r=$(echo "${RPS[$scenario,$tool]}" | tr ' ' '\n' | grep . | median)
         p=$(echo "${P50[$scenario,$tool]}" | tr ' ' '\n' | grep . | median)
+        c=$(echo "${CPU[$scenario,$tool]}" | tr ' ' '\n' | grep . | median)
         ratio=""
         [ "$tool" != lanes ] && ratio=$(awk -v a="$lr" -v b="$r" -v c="$lp" -v d="$p" 'BEGIN { printf "%.3f, %.3f", a / b, c / d }')
-        printf '%-10s %-6s %12.1f %10.3f   %s\n' "$scenario" "$tool" "$r" "$p" "$ratio"
+        printf '%-10s %-6s %12.1f %10.3f %12.1f   %s\n' "$scenario" "$tool" "$r" "$p" "$c" "$ratio"
     done
 done

@@ -62,5 +62,30 @@ def test_setup_errors_exit_3():
     assert rc == 3 and "did not answer" in err and secs < 3, (rc, err, secs)
 
 
+def test_ctrl_c_reports_and_stops_spawned_server():
+    import signal
+    from helpers import BIN
+    port = free_port()
+    p = subprocess.Popen([BIN, "-z", "30s", "-c", "2", "--json", "--spawn", "%s %s %d" % (sys.executable, SERVER, port),
+                          "http://127.0.0.1:%d/delay?ms=5" % port], stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not port_open(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        out, _ = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    import json
+    d = json.loads(out)
+    assert p.returncode == 0 and d["responses"] > 0 and d["elapsed_s"] < 5, (p.returncode, d)
+    time.sleep(0.2)
+    assert not port_open(port), "spawned server still running after Ctrl-C"
+
+
 if __name__ == "__main__":
-    main([test_spawn_samples_and_stops, test_pid_of_running_server, test_setup_errors_exit_3])
+    main([test_spawn_samples_and_stops, test_pid_of_running_server, test_setup_errors_exit_3,
+          test_ctrl_c_reports_and_stops_spawned_server])

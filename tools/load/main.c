@@ -186,16 +186,20 @@ static int report(session *s)
 static int run(session *s)
 {
     char err[512];
+    s->run.o = &s->o;
+    atomic_init(&s->run.budget, s->o.n ? (long long)s->o.n : LLONG_MAX);
+    atomic_init(&s->run.stop, 0);
+    signal_stop = &s->run.stop;
     int rc = setup_server(s, err, sizeof err);
+    if (!rc && atomic_load(&s->run.stop)) {
+        snprintf(err, sizeof err, "interrupted before the load started");
+        rc = -EINTR;
+    }
     if (rc) {
         fprintf(stderr, "lanes-load: %s\n", err);
         teardown(s);
         return LANES_LOAD_EXIT_SETUP;
     }
-    s->run.o = &s->o;
-    atomic_init(&s->run.budget, s->o.n ? (long long)s->o.n : LLONG_MAX);
-    atomic_init(&s->run.stop, 0);
-    signal_stop = &s->run.stop;
     s->run.t0 = uv_hrtime();
     if (s->o.probe_url && lanes_load_probe_start(&s->probe, &s->o, s->run.t0)) {
         fprintf(stderr, "lanes-load: cannot start the probe thread\n");

@@ -16,10 +16,16 @@
 
 static lanes_conn *conn_of(llhttp_t *p) { return p->data; }
 
-static int fail(llhttp_t *p, int status)
+static int fail_msg(llhttp_t *p, int status, const char *msg)
 {
     conn_of(p)->err_status = status;
+    conn_of(p)->err_msg = msg;
     return HPE_USER;
+}
+
+static int fail(llhttp_t *p, int status)
+{
+    return fail_msg(p, status, NULL);
 }
 
 static int on_message_begin(llhttp_t *p)
@@ -130,8 +136,15 @@ static int on_headers_complete(llhttp_t *p)
     req->http_major = llhttp_get_http_major(p);
     req->http_minor = llhttp_get_http_minor(p);
     req->keep_alive = llhttp_should_keep_alive(p) ? 1 : 0;
-    if (req->http_major == 1 && req->http_minor == 1 && !find_header(req, "host"))
-        return fail(p, 400);   /* RFC 9112 3.2: a 1.1 request without Host */
+    int hosts = 0;
+    for (uint32_t i = 0; i < req->nhdrs; i++)
+        hosts += strcasecmp(req->head.data + req->hdrs[i].name, "host") == 0;
+    /* RFC 9112 3.2: a 1.1 request needs exactly one Host; any request with
+     * more than one is ambiguous about its target. */
+    if (hosts > 1)
+        return fail_msg(p, 400, "more than one Host header");
+    if (req->http_major == 1 && req->http_minor == 1 && hosts == 0)
+        return fail_msg(p, 400, "HTTP/1.1 request without Host header");
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->worker->cfg->max_body)
         return fail(p, 413);
     const char *expect = find_header(req, "expect");

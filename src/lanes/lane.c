@@ -7,6 +7,7 @@
 #include "lanes/lane.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -349,7 +350,11 @@ void lanes_sleep(lanes_req *req, double seconds)
     if (!(seconds > 0))
         seconds = 0;
     if (req && in_own_coroutine(req)) {
-        uv_timer_start(&req->timer, on_sleep_done, (uint64_t)(seconds * 1000.0 + 0.5), 0);
+        /* The loop's clock is cached per iteration; a handler that blocked
+         * before us would make the sleep end early. Refresh it, and round up:
+         * a sleep never ends before it was asked to. */
+        uv_update_time(&req->worker->loop);
+        uv_timer_start(&req->timer, on_sleep_done, (uint64_t)ceil(seconds * 1000.0), 0);
         lanes_coro_yield();
         return;
     }

@@ -33,6 +33,7 @@ static void on_timer(uv_timer_t *t);
 
 static void set_timer(lanes_conn *c, uint64_t timeout_ms)
 {
+    uv_update_time(&c->worker->loop);   /* a handler may have run long since the loop's clock was read */
     uv_timer_start(&c->timer, on_timer, timeout_ms, 0);
 }
 
@@ -80,12 +81,22 @@ void lanes_conn_close(lanes_conn *c)
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
+/* How long a draining worker keeps an idle keep-alive connection open. A
+ * client may be writing its next request on it right now; closing at once
+ * would race with that request and fail it. Within the grace a request is
+ * still answered (with Connection: close). */
+#define DRAIN_IDLE_GRACE_MS 1000
+
 void lanes_conn_drain(lanes_conn *c)
 {
-    if (!c->req || c->req->state == REQ_READING)
-        lanes_conn_close(c);
-    else
-        c->close_after = 1;
+    c->close_after = 1;
+    if (c->req && c->req->state != REQ_READING)
+        return;   /* running or writing: closes after its answer */
+    uint64_t grace = DRAIN_IDLE_GRACE_MS;
+    uint64_t ka = ms(c->worker->cfg->keepalive_timeout);
+    if (ka < grace)
+        grace = ka;
+    set_timer(c, grace);
 }
 
 /* ---- reading ------------------------------------------------------------------- */
@@ -194,7 +205,6 @@ static const char *limit_message(int status)
     case 417: return "unsupported Expect value; only 100-continue is supported";
     case 431: return "request header block too large or too many headers";
     case 503: return "server out of memory";
-    case 400: return "HTTP/1.1 request without Host header";
     }
     return "bad request";
 }
@@ -236,7 +246,8 @@ static void feed(lanes_conn *c, const char *data, size_t n)
         return;
     }
     int status = c->err_status ? c->err_status : 400;
-    const char *msg = c->err_status ? limit_message(status) : llhttp_get_error_reason(&c->parser);
+    const char *msg = c->err_msg ? c->err_msg
+                    : c->err_status ? limit_message(status) : llhttp_get_error_reason(&c->parser);
     char text[160];
     if (!c->err_status) {
         snprintf(text, sizeof text, "malformed request: %s", msg ? msg : llhttp_errno_name(e));
@@ -446,7 +457,7 @@ static void on_timer(uv_timer_t *t)
 {
     lanes_conn *c = t->data;
     lanes_req *req = c->req;
-    if (c->lingering || !req || req->state != REQ_READING) {
+    if (c->lingering || !req || req->state != REQ_READING || c->worker->draining) {
         lanes_conn_close(c);   /* idle keep-alive, stalled write, or linger done */
         return;
     }

@@ -31,6 +31,7 @@ struct lanes_conn {
     size_t pending_len, pending_cap;
     lanes_conn *prev, *next;       /* worker's list, for draining */
     int err_status;                /* a limit a parser callback hit: 413, 414, 431 */
+    const char *err_msg;           /* its explanation, a static string, or NULL */
     uint8_t reading;
     uint8_t closing;               /* uv_close issued */
     uint8_t close_after;           /* close once the current response is written */

@@ -383,12 +383,15 @@ static void free_jobs(lanes_jobs *j)
  * be opened stops the worker at start instead of leaving runners idle. */
 static int open_all(lanes_jobs *j, const char *path)
 {
-    int rc = j->ops->open(path, BUSY_TIMEOUT_LOOP_S, &j->loop_conn);
+    /* With no runner here the loop's connection must checkpoint itself, or the
+     * WAL would grow until some other worker's runner does. */
+    int light = j->nrunners > 0 ? LANES_JOBCONN_LIGHT : 0;
+    int rc = j->ops->open(path, BUSY_TIMEOUT_LOOP_S, light, &j->loop_conn);
     if (rc < 0)
         return rc;
     if (j->nrunners == 0)
         return 0;
-    if ((rc = j->ops->open(path, BUSY_TIMEOUT_S, &j->keeper_conn)) < 0)
+    if ((rc = j->ops->open(path, BUSY_TIMEOUT_S, 0, &j->keeper_conn)) < 0)
         return rc;
     char host[64] = "localhost";
     gethostname(host, sizeof host - 1);
@@ -397,7 +400,7 @@ static int open_all(lanes_jobs *j, const char *path)
         r->jobs = j;
         r->index = i;
         snprintf(r->name, sizeof r->name, "%s:%d/%d", host, (int)j->w->pid, i);
-        if ((rc = j->ops->open(path, BUSY_TIMEOUT_S, &r->conn)) < 0)
+        if ((rc = j->ops->open(path, BUSY_TIMEOUT_S, 0, &r->conn)) < 0)
             return rc;
         if (!(r->req = lanes_req_new_detached(j->w)))
             return -ENOMEM;
@@ -569,7 +572,7 @@ static lanes_jobconn *borrow_conn(lanes_jobs *j, int *err)
     pthread_mutex_unlock(&j->mu);
     *err = 0;
     if (!c)
-        *err = j->ops->open(j->w->cfg->jobs_db, BUSY_TIMEOUT_S, &c);
+        *err = j->ops->open(j->w->cfg->jobs_db, BUSY_TIMEOUT_S, 0, &c);
     return c;
 }
 

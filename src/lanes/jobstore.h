@@ -64,12 +64,17 @@ typedef struct {
 
 typedef struct lanes_jobconn lanes_jobconn;
 
+/* SQLite: no WAL checkpoints (their fsyncs) on this connection's commits. */
+#define LANES_JOBCONN_LIGHT 1
+
 typedef struct {
     const char *name;
     /* Opens one connection to the store at where (a file path for SQLite),
      * creating the store if needed. busy_timeout: seconds to wait for a lock
-     * held by another connection before giving up with -EBUSY. */
-    int (*open)(const char *where, double busy_timeout, lanes_jobconn **out);
+     * held by another connection before giving up with -EBUSY. flags:
+     * LANES_JOBCONN_LIGHT for a connection that must stay quick (the loop
+     * thread's): it leaves the store's housekeeping to the others. */
+    int (*open)(const char *where, double busy_timeout, int flags, lanes_jobconn **out);
     void (*close)(lanes_jobconn *c);
     /* Stores job (id, route, method, target, headers, body, created) as
      * queued. Returns only once the job is durable: 0, -EEXIST, -EBUSY... */

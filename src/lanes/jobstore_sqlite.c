@@ -181,7 +181,7 @@ static int set_pragmas(lanes_jobconn *c)
     return 0;
 }
 
-static int sqlite_open(const char *where, double busy_timeout, lanes_jobconn **out)
+static int sqlite_open(const char *where, double busy_timeout, int flags, lanes_jobconn **out)
 {
     *out = NULL;
     if (!where || !*where)
@@ -191,8 +191,8 @@ static int sqlite_open(const char *where, double busy_timeout, lanes_jobconn **o
         free(c);
         return -ENOMEM;
     }
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(where, &c->db, flags, NULL);
+    int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(where, &c->db, oflags, NULL);
     if (rc != SQLITE_OK) {
         lanes_log(LANES_LOG_ERROR, "job store %s: cannot open: %s", where,
                   c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
@@ -205,6 +205,11 @@ static int sqlite_open(const char *where, double busy_timeout, lanes_jobconn **o
         sqlite_close(c);
         return rc;
     }
+    /* A checkpoint copies the WAL back into the database and fsyncs: tens
+     * of milliseconds that must not land on the loop thread. The runners'
+     * connections do them as they commit claims and results. */
+    if (flags & LANES_JOBCONN_LIGHT)
+        sqlite3_wal_autocheckpoint(c->db, 0);
     for (int i = 0; i < ST_COUNT; i++) {
         rc = sqlite3_prepare_v3(c->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &c->st[i], NULL);
         if (rc != SQLITE_OK) {

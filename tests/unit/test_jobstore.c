@@ -39,7 +39,7 @@ static int setup(void **state)
     if (!mkdtemp(f->dir))
         return -1;
     snprintf(f->path, sizeof f->path, "%s/jobs.db", f->dir);
-    if (ops->open(f->path, 5.0, &f->c) != 0)
+    if (ops->open(f->path, 5.0, 0, &f->c) != 0)
         return -1;
     *state = f;
     return 0;
@@ -326,7 +326,7 @@ static void test_two_connections(void **state)
 {
     fixture *f = *state;
     lanes_jobconn *other;
-    assert_int_equal(ops->open(f->path, 5.0, &other), 0);
+    assert_int_equal(ops->open(f->path, 5.0, 0, &other), 0);
     char ids[20][LANES_JOB_ID_LEN + 1];
     for (int i = 0; i < 20; i++)
         submit(i % 2 ? f->c : other, "/two", 1.0 + i, ids[i]);
@@ -357,7 +357,7 @@ static void test_reopen(void **state)
     char id[LANES_JOB_ID_LEN + 1];
     submit(f->c, "/keep", 1.0, id);
     ops->close(f->c);
-    assert_int_equal(ops->open(f->path, 5.0, &f->c), 0);
+    assert_int_equal(ops->open(f->path, 5.0, 0, &f->c), 0);
     lanes_job j;
     assert_int_equal(claim(f->c, 2.0, 30, 3, &j), 1);
     assert_string_equal(j.id, id);
@@ -369,9 +369,9 @@ static void test_open_errors(void **state)
 {
     (void)state;
     lanes_jobconn *c = (lanes_jobconn *)1;
-    assert_int_equal(ops->open("/nonexistent-dir-lanes/x/jobs.db", 1.0, &c), -ENOENT);
+    assert_int_equal(ops->open("/nonexistent-dir-lanes/x/jobs.db", 1.0, 0, &c), -ENOENT);
     assert_null(c);
-    assert_int_equal(ops->open("", 1.0, &c), -EINVAL);
+    assert_int_equal(ops->open("", 1.0, 0, &c), -EINVAL);
 }
 
 static double now_mono(void)

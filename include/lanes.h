@@ -8,8 +8,10 @@
  *   LANES_LOOP      the worker's event-loop thread,      no: a blocking call stalls every
  *                   as a stackful coroutine              connection of the worker
  *   LANES_THREAD    a bounded thread pool (--threads)    yes
- *   LANES_PROCESS   a pool of helper processes           yes (not yet available: -ENOTSUP)
- *   LANES_JOB       job runners reading a durable queue  yes (not yet available: -ENOTSUP)
+ *   LANES_PROCESS   a pool of helper processes           yes: a crash costs one request a 500
+ *                   (--procs, re-executed app binary)
+ *   LANES_JOB       job runners reading a durable queue  yes: the client gets 202 + a job id
+ *                   (SQLite, --jobs-db)                  at once; GET /jobs/{id} for the result
  *
  * The same calls work in every lane with the meaning the lane gives them:
  * lanes_sleep() suspends only the coroutine in LANES_LOOP and blocks the thread in
@@ -71,8 +73,8 @@ typedef struct {
  * Registers handler for method + pattern in lane. Patterns are absolute paths
  * whose segments may be parameters: "/fib/{n:int}", "/items/{id}", "/f/{x:double}".
  * A typed path parameter that does not parse answers 422 before the handler runs.
- * Returns 0, -EINVAL (bad pattern or method), -EEXIST (same method and pattern
- * already registered), -ENOTSUP (lane not available yet), -ENOMEM.
+ * Returns 0, -EINVAL (bad pattern, method or lane), -EEXIST (same method and
+ * pattern already registered), -ENOMEM.
  */
 int lanes_route(lanes_app *app, const char *method, const char *pattern,
                 lanes_handler handler, lanes_lane lane);

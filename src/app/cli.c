@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/metrics.h"
 #include "app/openapi.h"
 #include "lanes/jobs.h"
 #include "lanes/procpool.h"
@@ -317,6 +318,11 @@ int lanes_main(lanes_app *app, int argc, char **argv)
     }
     if (app->cfg.docs && (rc = lanes_openapi_register(app)) < 0) {
         fprintf(stderr, "%s: cannot register /docs routes: %s\n", argv[0], lanes_strerror(rc));
+        lanes_app_free(app);
+        return 1;
+    }
+    if (app->cfg.metrics && (rc = lanes_metrics_register(app)) < 0) {
+        fprintf(stderr, "%s: cannot register /metrics: %s\n", argv[0], lanes_strerror(rc));
         lanes_app_free(app);
         return 1;
     }

@@ -187,9 +187,12 @@ sched_ns() {
 # SAMPLES[key]: req/s of each run. SRVCPU, SRVWAIT, CLICPU[key]: per run, in %
 # of the run's length: the server's main thread on a CPU, the same thread
 # runnable but not running (CPU taken by others), and the client's CPU use.
-declare -A SAMPLES ERRORS SRVCPU SRVWAIT CLICPU
-add_sample() {   # key value errors server_cpu server_wait client_cpu
+# SRVUS[key]: the server's CPU time per request in µs, which does not depend
+# on how much CPU the neighbours left it: the contention-proof comparison.
+declare -A SAMPLES ERRORS SRVCPU SRVWAIT CLICPU SRVUS
+add_sample() {   # key value errors server_cpu server_wait client_cpu server_us_per_req
     SAMPLES[$1]="${SAMPLES[$1]:-} $2"
+    SRVUS[$1]="${SRVUS[$1]:-} $7"
     ERRORS[$1]=$(( ${ERRORS[$1]:-0} + $3 ))
     SRVCPU[$1]="${SRVCPU[$1]:-} $4"
     SRVWAIT[$1]="${SRVWAIT[$1]:-} $5"
@@ -203,26 +206,34 @@ list_stats() {
                              m = NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2
                              printf "%.0f %.0f %.0f\n", m, v[1], v[NR] }'
 }
+# The same with one decimal, for small numbers (µs per request).
+list_stats1() {
+    tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g |
+        awk '{v[NR]=$1} END{ if (NR==0) {print "0 0 0"; exit}
+                             m = NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2
+                             printf "%.1f %.1f %.1f\n", m, v[1], v[NR] }'
+}
 stats() { list_stats "${SAMPLES[$1]:-}"; }
 
 RUN_N=0
 measure() {   # key client url conns secs server_pid
-    local res rps err raw s0 s1 scpu swait ccpu
+    local res rps err raw s0 s1 scpu swait sus ccpu
     RUN_N=$((RUN_N + 1))
     raw=$TMP/run$RUN_N.$1.txt
     s0=$(sched_ns "$6")
     res=$(TIMEFORMAT='%R %U %S'; client_run "$2" "$3" "$4" "$5" "$raw")
     s1=$(sched_ns "$6")
     read -r rps err <<<"$res"
-    kill -0 "$6" 2>/dev/null || die "the server (pid $6) died during $1; see $TMP/*.log"
-    read -r scpu swait <<<"$(awk -v a="$s0" -v b="$s1" -v d="$5" 'BEGIN{
+    kill -0 "$6" 2>/dev/null || { tail -n 5 "$TMP"/*.log >&2; die "the server (pid $6) died during $1"; }
+    read -r scpu swait sus <<<"$(awk -v a="$s0" -v b="$s1" -v d="$5" -v r="${rps:-0}" 'BEGIN{
         split(a, x, " "); split(b, y, " ")
-        printf "%.0f %.0f", (y[1] - x[1]) / d / 1e7, (y[2] - x[2]) / d / 1e7 }')"
+        printf "%.0f %.0f %.2f", (y[1] - x[1]) / d / 1e7, (y[2] - x[2]) / d / 1e7,
+               (r > 0) ? (y[1] - x[1]) / 1e3 / (r * d) : 0 }')"
     ccpu=$(awk 'NF==3 && $1 > 0 { printf "%.0f", 100 * ($2 + $3) / $1; ok=1 } END{ if (!ok) print 0 }' \
         "$raw.time" 2>/dev/null)
-    add_sample "$1" "${rps:-0}" "${err:-0}" "$scpu" "$swait" "$ccpu"
+    add_sample "$1" "${rps:-0}" "${err:-0}" "$scpu" "$swait" "$ccpu" "$sus"
     if [ "${err:-0}" = 0 ]; then
-        log "  $1: ${rps:-0} req/s (server on CPU $scpu%, waiting for CPU $swait%; client CPU $ccpu%)"
+        log "  $1: ${rps:-0} req/s (server on CPU $scpu%, waiting for CPU $swait%, $sus µs CPU/req; client CPU $ccpu%)"
     else log "  $1: ${rps:-0} req/s, $err errors (see $raw)"; fi
 }
 
@@ -317,9 +328,18 @@ met() {   # value-with-unit target
     awk -v v="${1%[×%]}" -v t="$2" 'BEGIN{ print (v+0 >= t) ? "yes" : "**no**" }'
 }
 
+us() { local m lo hi; read -r m lo hi <<<"$(list_stats1 "${SRVUS[$1]:-}")"; echo "$m ($lo–$hi)"; }
+us_ratio() {   # nginx µs / lanes µs: above 1 means lanes spends less CPU per request
+    local a b; read -r a _ <<<"$(list_stats1 "${SRVUS[$1]:-}")"; read -r b _ <<<"$(list_stats1 "${SRVUS[$2]:-}")"
+    awk -v a="$a" -v b="$b" 'BEGIN{ if (a > 0) printf "%.2f×", b/a; else print "n/a" }'
+}
+
 vs_row() {   # title client keyLanes keyNginx
     local r; r=$(ratio "$3" "$4")
     echo "| $1 | $2 | $(cell "$3") | $(cell "$4") | $r | ≥ 0.8× | $(met "$r" 0.8) | $(cpu "$3") | $(cpu "$4") |"
+}
+us_row() {   # title keyLanes keyNginx
+    echo "| $1 | $(us "$2") | $(us "$3") | $(us_ratio "$2" "$3") |"
 }
 limit_row() {   # title client key limit
     local r; r=$(pct "$3" "$4")
@@ -343,6 +363,18 @@ report() {
     echo
     echo "CPU columns, medians in % of the run's length: the server's main thread (lanes' loop thread, nginx's worker) *run* on a CPU and *wait*ed runnable for one (taken by other processes on this shared machine; from /proc/PID/schedstat); *client* = the load generator's CPU use (100 = one core)."
     echo
+    echo "Server CPU time per request (µs, median (min–max) over the runs above; needs no free CPU, so it is the"
+    echo "comparison the neighbours disturb least). Efficiency = nginx µs / lanes µs; ≥ 0.8× is the same target."
+    echo
+    echo "| benchmark | lanes µs/req | nginx µs/req | efficiency |"
+    echo "|---|---|---|---|"
+    us_row "lanes-demo \`/\` vs nginx, wrk c=50" demo_wrk ngx_wrk
+    us_row "lanes-demo \`/\` vs nginx, hey c=50" demo_hey ngx_hey
+    us_row "lanes-hello \`/\` vs nginx, wrk c=50" hello_wrk ngxh_wrk
+    us_row "lanes-hello \`/\` vs nginx, hey c=50" hello_hey ngxh_hey
+    echo "| lanes-demo \`/asyncwait?s=0.05\`, wrk c=1000 | $(us async_wrk) | | |"
+    echo "| lanes-demo \`/wait?s=0.05\`, wrk c=40 (loop thread only) | $(us wait_wrk) | | |"
+    echo
     echo "| process | RSS idle after start | after the c=50 runs | after /asyncwait c=1000 | after /wait c=40 (end) | peak RSS (VmHWM) | threads: start → end |"
     echo "|---|---|---|---|---|---|---|"
     echo "| lanes-demo | $DEMO_RSS0 kB | $DEMO_RSSA kB | $DEMO_RSSB kB | $DEMO_RSS1 kB | $DEMO_HWM kB | $DEMO_THR0 → $DEMO_THR1 |"
@@ -358,9 +390,9 @@ report() {
     echo "Rounds: $ROUNDS interleaved × ${DUR} s per server for the nginx comparisons; $LIMIT_ROUNDS × ${LONG_DUR} s (c=1000) and $LIMIT_ROUNDS × ${DUR} s (c=40) for the limits; $PINNING; wall time $((T1 - T0)) s."
 }
 
-echo
-report
+REPORT=$(report)   # once: on a loaded machine every fork counts
+printf '\n%s\n' "$REPORT"
 if [ -n "$OUT" ]; then
-    report >"$OUT"
+    printf '%s\n' "$REPORT" >"$OUT"
     log "markdown written to $OUT"
 fi

@@ -21,7 +21,7 @@
 static const char usage[] =
     "usage: %s [options]\n"
     "\n"
-    "Serves this app's routes; each route runs in the lane it names (loop, thread).\n"
+    "Serves this app's routes; each route runs in the lane it names (loop, thread,\nprocess, job).\n"
     "\n"
     "  --host ADDR                 address to bind (default 127.0.0.1; :: for IPv6)\n"
     "  --port N                    TCP port, 0 = any free one (default 8000)\n"

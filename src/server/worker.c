@@ -316,10 +316,13 @@ int lanes_worker_run_ex(lanes_app *app, const void *opts)
         _exit(0);
     }
     if (rc < 0) {
-        if (w->pool) {
-            lanes_pool_close(w->pool);
-            w->pool = NULL;
-        }
+        /* Start-up failed part-way: stop what did start the way a drain
+         * does (helpers, job runners and the pool have close sequences of
+         * their own), let those finish, then close whatever is left. */
+        w->draining = 1;
+        close_if_open((uv_handle_t *)&w->listener);
+        finish_drain(w);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
         uv_walk(&w->loop, walk_close, NULL);
     }
     uv_run(&w->loop, UV_RUN_DEFAULT);   /* run close callbacks */

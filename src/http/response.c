@@ -82,6 +82,18 @@ int lanes_json(lanes_req *req, int status, const char *json)
     return lanes_send(req, status, "application/json", json, json ? strlen(json) : 0);
 }
 
+/* The body was written straight into res_body by the caller (rc is how that
+ * went): make it the JSON answer. */
+static int json_body_done(lanes_req *req, int status, int rc)
+{
+    if (rc < 0)
+        return rc;
+    snprintf(req->content_type, sizeof req->content_type, "application/json");
+    req->status = status;
+    req->responded = 1;
+    return 0;
+}
+
 int lanes_jsonf(lanes_req *req, int status, const char *fmt, ...)
 {
     if (!req || !fmt || status < 100 || status > 599)
@@ -91,12 +103,7 @@ int lanes_jsonf(lanes_req *req, int status, const char *fmt, ...)
     va_start(ap, fmt);
     int rc = lanes_buf_vprintf(&req->res_body, fmt, ap);
     va_end(ap);
-    if (rc < 0)
-        return rc;
-    snprintf(req->content_type, sizeof req->content_type, "application/json");
-    req->status = status;
-    req->responded = 1;
-    return 0;
+    return json_body_done(req, status, rc);
 }
 
 int lanes_text(lanes_req *req, int status, const char *text)
@@ -119,12 +126,7 @@ int lanes_error(lanes_req *req, int status, const char *msg)
         rc = lanes_buf_json_escape(&req->res_body, msg ? msg : "", msg ? strlen(msg) : 0);
     if (rc == 0)
         rc = lanes_buf_puts(&req->res_body, "\"}");
-    if (rc < 0)
-        return rc;
-    snprintf(req->content_type, sizeof req->content_type, "application/json");
-    req->status = status;
-    req->responded = 1;
-    return 0;
+    return json_body_done(req, status, rc);
 }
 
 void lanes_response_error(lanes_req *req, int status, const char *msg)

@@ -1,0 +1,389 @@
+"""
+app.py — lanes-demo's endpoints written the FastAPI way, for lanes-lab's side by
+side runs: same paths, same query parameters, same JSON fields (pid, start,
+end, ...). Each route is written as the seed experiments wrote it: `def` where
+lanes uses the THREAD lane, `async def` where it uses the LOOP lane (with
+asyncio.sleep, time.sleep or run_in_threadpool, as the seed did), a
+ProcessPoolExecutor for the PROCESS variants, and a small in-memory queue for
+the JOB variants (plain FastAPI has no durable queue: a restart loses them).
+
+Run with Debian's interpreter (python3-fastapi 0.92, python3-uvicorn 0.17):
+    /usr/bin/python3 -m uvicorn app:app --app-dir lab/fastapi --port 8001
+    /usr/bin/python3 -m gunicorn -k uvicorn.workers.UvicornWorker -w 2 \
+        --chdir lab/fastapi -b 127.0.0.1:8001 app:app
+Environment: LAB_PROCS (helper processes, default CPU count), LAB_PROC_MAX_TASKS
+(recycle a helper after N tasks, default never), LAB_JOB_RUNNERS (default 2).
+
+It must never listen anywhere the lab did not ask for, nor run work that is not
+bounded by the request's own parameters.
+"""
+import asyncio
+import concurrent.futures
+import multiprocessing
+import os
+import sys
+import threading
+import time
+import uuid
+
+from fastapi import BackgroundTasks, FastAPI, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import work  # noqa: E402  (after the path fix, so 'spawn' helpers find it too)
+
+app = FastAPI(title="lanes-demo in FastAPI")
+
+S = Query(0.05, ge=0, le=60)
+N = Query(10_000_000, ge=0, le=10_000_000_000)
+
+
+class ProcessTime:
+    """The seeds' X-Process-Time header, as a plain ASGI middleware (Starlette's
+    BaseHTTPMiddleware would add its own overhead to every request)."""
+
+    def __init__(self, app):
+        self.inner = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.inner(scope, receive, send)
+        start = time.time()
+
+        async def timed_send(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-process-time", b"%.6f" % (time.time() - start)))
+                message = dict(message, headers=headers)
+            await send(message)
+
+        await self.inner(scope, receive, timed_send)
+
+
+app.add_middleware(ProcessTime)
+
+
+def answer(start, **fields):
+    return {"pid": os.getpid(), "start": start, "end": time.time(), **fields}
+
+
+# ---- hello and waits (seeds 000, 002, 003) ------------------------------------
+
+@app.get("/")
+async def hello():
+    return answer(time.time(), message="hello world")
+
+
+@app.get("/wait")
+def wait(s: float = S):
+    start = time.time()
+    time.sleep(s)
+    return answer(start, duration=s)
+
+
+@app.get("/asyncwait")
+async def asyncwait(s: float = S):
+    start = time.time()
+    await asyncio.sleep(s)
+    return answer(start, duration=s)
+
+
+@app.get("/blockwait")
+async def blockwait(s: float = S):
+    start = time.time()
+    time.sleep(s)          # blocks the event loop: the seed's mistake, on purpose
+    return answer(start, duration=s)
+
+
+# ---- seed 002: POST /delay in three variants -----------------------------------
+
+@app.post("/delay/block")
+async def delay_block(s: float = S):
+    start = time.time()
+    time.sleep(s)
+    return answer(start, duration=s)
+
+
+@app.post("/delay/async")
+async def delay_async(s: float = S):
+    start = time.time()
+    await asyncio.sleep(s)
+    return answer(start, duration=s)
+
+
+@app.post("/delay/threadpool")
+async def delay_threadpool(s: float = S):
+    start = time.time()
+    await run_in_threadpool(time.sleep, s)
+    return answer(start, duration=s)
+
+
+# ---- seed 001: p1 is `def`, p2 is `async def` calling time.sleep ------------------
+
+@app.get("/e1/p1")
+def e1_p1(s: float = Query(10.0, ge=0, le=60)):
+    start = time.time()
+    time.sleep(s)
+    return answer(start, duration=s)
+
+
+@app.get("/e1/p2")
+async def e1_p2(s: float = Query(1.0, ge=0, le=60)):
+    start = time.time()
+    time.sleep(s)
+    return answer(start, duration=s)
+
+
+@app.get("/e2/p1")
+def e2_p1(s: float = Query(1.0, ge=0, le=60)):
+    start = time.time()
+    time.sleep(s)
+    return answer(start, duration=s)
+
+
+@app.get("/e2/p2")
+async def e2_p2(s: float = Query(1.0, ge=0, le=60)):
+    start = time.time()
+    time.sleep(s)
+    return answer(start, duration=s)
+
+
+# ---- CPU-bound (seeds 003, 004) -------------------------------------------------
+
+def fib_n(n):
+    if n < 0 or n > 50:
+        raise HTTPException(422, "n must be between 0 and 50")
+    return n
+
+
+@app.get("/fib/{n}")
+def fib(n: int):
+    start = time.time()
+    return answer(start, fib=work.fibo(fib_n(n)))
+
+
+@app.get("/asyncfib/{n}")
+async def asyncfib(n: int, yield_every: int = 100000):
+    """The seed's `await afibo(n)`; with yield_every > 0 it really offers the
+    loop a turn (asyncio.sleep(0)) every that many calls, as lanes-demo does."""
+    start = time.time()
+    calls = [0]
+
+    async def afibo(k):
+        if yield_every > 0:
+            calls[0] += 1
+            if calls[0] % yield_every == 0:
+                await asyncio.sleep(0)
+        if k < 2:
+            return 1
+        return await afibo(k - 1) + await afibo(k - 2)
+
+    return answer(start, fib=await afibo(fib_n(n)))
+
+
+@app.get("/generator")
+async def generator(n: int = N):
+    start = time.time()
+    return answer(start, total=work.sum_generator(n))
+
+
+@app.get("/cycle")
+async def cycle(n: int = N):
+    start = time.time()
+    return answer(start, total=work.sum_cycle(n))
+
+
+@app.get("/cycle_sleep")
+async def cycle_sleep(n: int = N, every: int = 100000):
+    start = time.time()
+    total = 0
+    for i in range(n):
+        total += i * i
+        if every > 0 and i % every == 0:
+            await asyncio.sleep(0)
+    return answer(start, total=total)
+
+
+# Seed 004's `executor`, sized like lanes' pool (and Starlette's limiter).
+thread_executor = concurrent.futures.ThreadPoolExecutor(max_workers=40)
+
+
+@app.get("/thread")
+async def thread(n: int = N):
+    start = time.time()
+    loop = asyncio.get_running_loop()
+    result = await loop.run_in_executor(thread_executor, work.sum_generator, n)
+    return answer(start, result=result)
+
+
+@app.get("/cycle/thread")
+def cycle_thread(n: int = N):
+    start = time.time()
+    return answer(start, total=work.sum_cycle(n))
+
+
+@app.get("/memory")
+def memory(mb: int = Query(100, ge=0, le=4096)):
+    start = time.time()
+    return answer(start, **work.memory(mb))
+
+
+@app.get("/background")
+async def background(background_tasks: BackgroundTasks, n: int = N):
+    start = time.time()
+    background_tasks.add_task(work.sum_generator, n)
+    return answer(start, message="long running task queued")
+
+
+# ---- PROCESS variants: a ProcessPoolExecutor -------------------------------------
+
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def new_pool():
+    procs = int(os.environ.get("LAB_PROCS") or os.cpu_count() or 1)
+    max_tasks = int(os.environ.get("LAB_PROC_MAX_TASKS") or 0) or None
+    # 'spawn': forking a process that already runs threads is unsafe, and
+    # max_tasks_per_child refuses 'fork' anyway.
+    ctx = multiprocessing.get_context("spawn")
+    return concurrent.futures.ProcessPoolExecutor(
+        max_workers=procs, mp_context=ctx, max_tasks_per_child=max_tasks)
+
+
+def pool():
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = new_pool()
+        return _pool
+
+
+def replace_broken_pool(broken):
+    """One crashed helper breaks the whole executor: every queued task fails
+    and the pool must be rebuilt (lanes loses only the crashing request)."""
+    global _pool
+    with _pool_lock:
+        if _pool is broken:
+            _pool = new_pool()
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+async def in_process(fn, *args):
+    p = pool()
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(p, work.in_helper, fn, *args)
+    except concurrent.futures.process.BrokenProcessPool:
+        replace_broken_pool(p)
+        raise HTTPException(500, "a helper process died (the whole pool was rebuilt)")
+
+
+@app.on_event("startup")
+async def warm_pool():
+    """Start the helpers now, as lanes does at startup, so the first batch
+    does not pay for interpreter start-ups."""
+    p = pool()
+    loop = asyncio.get_running_loop()
+    procs = p._max_workers
+    await asyncio.gather(*[loop.run_in_executor(p, work.noop) for _ in range(procs)])
+
+
+def process_answer(r, **fields):
+    return {"pid": os.getpid(), "helper_pid": r["helper_pid"], "start": r["start"],
+            "end": r["end"], **fields}
+
+
+@app.get("/cycle/process")
+async def cycle_process(n: int = N):
+    r = await in_process(work.sum_cycle, n)
+    return process_answer(r, total=r["value"])
+
+
+@app.get("/fib/{n}/process")
+async def fib_process(n: int):
+    r = await in_process(work.fibo, fib_n(n))
+    return process_answer(r, fib=r["value"])
+
+
+@app.get("/crash/process")
+async def crash_process():
+    await in_process(work.crash)
+    return {"survived": True}
+
+
+@app.get("/memory/process")
+async def memory_process(mb: int = Query(100, ge=0, le=4096)):
+    r = await in_process(work.memory, mb)
+    return process_answer(r, **r["value"])
+
+
+# ---- JOB variants: an in-memory queue (no durable queue in plain FastAPI) ----------
+
+_jobs = {}
+_jobs_lock = threading.Lock()
+_runners = concurrent.futures.ThreadPoolExecutor(
+    max_workers=int(os.environ.get("LAB_JOB_RUNNERS") or 2))
+
+
+def _run_job(job_id, fn, args):
+    with _jobs_lock:
+        job = _jobs[job_id]
+        job["state"], job["started"], job["attempts"] = "running", time.time(), 1
+    try:
+        value = fn(*args)
+        result, state, error = {"status": 200, "value": value}, "done", None
+    except Exception as e:  # a failed job is reported, not raised into the pool
+        result, state, error = None, "failed", repr(e)
+    with _jobs_lock:
+        job.update(state=state, finished=time.time(), result=result, error=error)
+
+
+def submit_job(route, fn, *args):
+    job_id = uuid.uuid4().hex
+    with _jobs_lock:
+        _jobs[job_id] = {"job_id": job_id, "state": "queued", "route": route, "attempts": 0,
+                         "created": time.time(), "started": None, "finished": None,
+                         "result": None, "error": None}
+    _runners.submit(_run_job, job_id, fn, args)
+    url = "/jobs/" + job_id
+    return JSONResponse({"job_id": job_id, "status_url": url}, status_code=202,
+                        headers={"Location": url})
+
+
+@app.get("/cycle/job", status_code=202)
+async def cycle_job(n: int = N):
+    return submit_job("GET /cycle/job", work.sum_cycle, n)
+
+
+@app.get("/fib/{n}/job", status_code=202)
+async def fib_job(n: int):
+    return submit_job("GET /fib/{n}/job", work.fibo, fib_n(n))
+
+
+@app.get("/sleep/job", status_code=202)
+async def sleep_job(s: float = S):
+    return submit_job("GET /sleep/job", time.sleep, s)
+
+
+def summary(job):
+    return {k: job[k] for k in ("job_id", "state", "route", "attempts", "created",
+                                "started", "finished", "error")}
+
+
+@app.get("/jobs")
+async def jobs_list(state: str = None, limit: int = Query(100, ge=1, le=1000)):
+    with _jobs_lock:
+        jobs = [summary(j) for j in _jobs.values() if state in (None, j["state"])]
+    jobs.sort(key=lambda j: j["created"], reverse=True)
+    return {"count": len(jobs[:limit]), "jobs": jobs[:limit]}
+
+
+@app.get("/jobs/{job_id}")
+async def jobs_get(job_id: str):
+    with _jobs_lock:
+        job = _jobs.get(job_id)
+        if job is None:
+            raise HTTPException(404, "no such job")
+        return dict(summary(job), status_url="/jobs/" + job_id, result=job["result"])

@@ -284,6 +284,14 @@ static uint64_t my_blocked_ns(lanes_stats *st)
     return ns;
 }
 
+/* Three significant digits without exponents: 0.021, 1.25, 312. */
+static const char *ms(char out[32], uint64_t ns)
+{
+    double v = (double)ns / 1e6;
+    snprintf(out, 32, v < 1 ? "%.3f" : v < 10 ? "%.2f" : v < 100 ? "%.1f" : "%.0f", v);
+    return out;
+}
+
 static void on_line_timer(uv_timer_t *t)
 {
     lanes_stats *st = t->data;
@@ -299,15 +307,14 @@ static void on_line_timer(uv_timer_t *t)
     lanes_pool_stats pool = { 0 };
     if (w->pool)
         lanes_pool_stats_get(w->pool, &pool);
-    char extra[64] = "";
+    char extra[64] = "", p50[32], p99[32];
     if (blocked > st->last_blocked_ns)
         snprintf(extra, sizeof extra, " blocked %.2f s", (double)(blocked - st->last_blocked_ns) / 1e9);
     lanes_log(LANES_LOG_INFO,
-              "stats: %.0f req/s p50 %.1f ms p99 %.1f ms | rss %.1f MB cpu %.0f%% threads %ld fds %ld"
+              "stats: %.0f req/s p50 %s ms p99 %s ms | rss %.1f MB cpu %.0f%% threads %ld fds %ld"
               " | loop lag max %.1f ms%s | pool %d/%d busy %d queued | conns %d",
               (double)(w->requests - st->last_requests) / dt,
-              (double)lanes_hist_percentile(st->lat, 50) / 1e6,
-              (double)lanes_hist_percentile(st->lat, 99) / 1e6,
+              ms(p50, lanes_hist_percentile(st->lat, 50)), ms(p99, lanes_hist_percentile(st->lat, 99)),
               (double)ps.rss_bytes / (1024.0 * 1024.0), 100.0 * (cpu - st->last_cpu) / dt,
               ps.threads, ps.open_fds, (double)st->lag_max_ns / 1e6, extra,
               pool.busy, pool.max, pool.queued, w->nconns);

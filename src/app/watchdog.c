@@ -360,8 +360,13 @@ static int describe_signalled(lanes_watchdog *wd, lanes_buf *b)
 static void describe_loop_thread(lanes_watchdog *wd, lanes_buf *b)
 {
     char st = thread_state(wd->loop_tid);
-    if (st == 'R' && wd->can_signal && describe_signalled(wd, b) == 0)
+    if (st == 'R' && wd->can_signal) {
+        if (describe_signalled(wd, b) == 0)
+            return;
+        /* ThreadSanitizer, for one, holds signals until the thread makes a call it intercepts. */
+        lanes_buf_puts(b, "  loop thread is running but did not take the backtrace signal within 0.2 s\n");
         return;
+    }
     describe_syscall(wd, b);
 }
 

@@ -466,6 +466,26 @@ static void on_timer(uv_timer_t *t)
     send_parse_error(c, 408, "request not received in time");
 }
 
+/* Descriptors kept free for everything but new connections (the pool's
+ * files, helpers' pipes, the job store, /proc reads). Descriptors are handed
+ * out lowest first, so a new connection's number tells how many are open. */
+#define FD_RESERVE 16
+
+/* Near the open files limit: tell this client why (503) instead of letting
+ * the kernel refuse the next ones silently, and keep the descriptors for the
+ * connections already being served. */
+static void refuse_no_fds(lanes_conn *c, int fd)
+{
+    static const char busy[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Content-Length: 43\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
+        "{\"detail\":\"server out of file descriptors\"}";
+    uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
+    uv_try_write((uv_stream_t *)&c->tcp, &b, 1);   /* a fresh socket takes it whole */
+    lanes_worker_fd_pressure(c->worker, fd);
+    lanes_conn_close(c);
+}
+
 void lanes_conn_accept(lanes_worker *w)
 {
     lanes_conn *c = calloc(1, sizeof *c);
@@ -486,6 +506,11 @@ void lanes_conn_accept(lanes_worker *w)
     if (rc < 0) {
         lanes_log(LANES_LOG_WARN, "accept failed: %s", uv_strerror(rc));
         lanes_conn_close(c);
+        return;
+    }
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && fd >= w->fd_limit - FD_RESERVE) {
+        refuse_no_fds(c, fd);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);

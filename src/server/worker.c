@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "app/openapi.h"
@@ -25,9 +26,37 @@
 #include "server/master.h"
 #include "util/log.h"
 
+/* Seconds between two "out of file descriptors" lines: a flood of refused
+ * connections must not become a flood of log lines. */
+#define FD_LOG_INTERVAL_MS 10000
+
+void lanes_worker_fd_pressure(lanes_worker *w, int fd)
+{
+    w->fd_refused++;
+    uint64_t now = lanes_mono_ms();
+    if (w->fd_log_ms && now - w->fd_log_ms < FD_LOG_INTERVAL_MS)
+        return;
+    w->fd_log_ms = now;
+    if (fd >= 0)
+        lanes_log(LANES_LOG_WARN, "open files near the limit (fd %d of %ld): %lu new connection(s) answered 503 "
+                  "and closed since the last report; existing connections are still served (raise ulimit -n)",
+                  fd, w->fd_limit, w->fd_refused);
+    else
+        lanes_log(LANES_LOG_WARN, "out of file descriptors (limit %ld): %lu new connection(s) dropped by accept "
+                  "since the last report; existing connections are still served (raise ulimit -n)",
+                  w->fd_limit, w->fd_refused);
+    w->fd_refused = 0;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     lanes_worker *w = server->data;
+    if (status == UV_EMFILE || status == UV_ENFILE) {
+        /* libuv keeps a spare descriptor for this: it accepts and closes the
+         * waiting connections, so the listener does not spin. We only report. */
+        lanes_worker_fd_pressure(w, -1);
+        return;
+    }
     if (status < 0) {
         lanes_log(LANES_LOG_WARN, "listener error: %s", uv_strerror(status));
         return;
@@ -219,11 +248,35 @@ static void start_heartbeat(lanes_worker *w)
     atomic_store(&((lanes_heartbeat *)w->hb)->ready, 1);
 }
 
+/* Servers hold one descriptor per connection, and the usual soft limit
+ * (1024) is far below what a busy one needs: raise it to the hard limit, as
+ * nginx's worker_rlimit_nofile and most servers do. Remembers the limit for
+ * the near-the-limit check in conn.c. */
+static void raise_fd_limit(lanes_worker *w)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        w->fd_limit = 1024;
+        return;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            lanes_log(LANES_LOG_INFO, "open files limit raised from %llu to %llu",
+                      (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+        else
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    w->fd_limit = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)1 << 30 ? 1L << 30 : (long)rl.rlim_cur;
+}
+
 static int worker_init(lanes_worker *w, lanes_app *app)
 {
     w->app = app;
     w->cfg = &app->cfg;
     w->pid = getpid();
+    raise_fd_limit(w);
     int rc = uv_loop_init(&w->loop);
     if (rc < 0)
         return rc;

@@ -89,6 +89,12 @@ struct lanes_worker {
     time_t date_sec;
     char date[64];                 /* "Date: ...\r\n" */
 
+    /* Open files: the soft limit (raised to the hard one at start) and the
+     * rate-limited report of connections refused near it (conn.c). */
+    long fd_limit;
+    uint64_t fd_log_ms;            /* when the last "near the limit" line went out */
+    unsigned long fd_refused;      /* refused since that line */
+
     int draining;
     int forced;                    /* drain deadline passed with work in flight */
     uint64_t requests;
@@ -106,5 +112,9 @@ int lanes_worker_run_ex(lanes_app *app, const void *opts);
 void lanes_worker_recycle(lanes_worker *w);
 /* Called when a connection has fully closed; lets a drain finish. */
 void lanes_worker_conn_gone(lanes_worker *w);
+/* Loop thread: a connection was refused for lack of file descriptors (fd is
+ * the descriptor it got, or -1 if accept itself failed). Logs at most once
+ * per interval, with the count since the last line. */
+void lanes_worker_fd_pressure(lanes_worker *w, int fd);
 
 #endif

@@ -133,7 +133,7 @@ start_nginx() {
     PIDS+=("$pid")
     wait_http "$port" "$pid" || { cat "$pre/stderr.log" "$pre/error.log" >&2; die "nginx did not start"; }
     NGINX_WORKER=""
-    for i in $(seq 20); do
+    for _ in $(seq 20); do
         NGINX_WORKER=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null | awk '{print $1}')
         [ -n "$NGINX_WORKER" ] && break
         sleep 0.1
@@ -288,7 +288,7 @@ log "1d. lanes-hello / vs nginx /hello, hey -c 50"
 compare hello_hey "$U_HELLO/" "$HELLO" ngxh_hey "$U_NGX/hello" "$NGINX_WORKER" hey 50
 
 sleep 1
-read -r DEMO_RSSA DEMO_THRA _ <<<"$(proc_mem "$DEMO")"
+read -r DEMO_RSSA _ _ <<<"$(proc_mem "$DEMO")"
 log "2. /asyncwait?s=0.05 at c=1000 (limit 20000 req/s)"
 warm "$U_DEMO/asyncwait?s=0.05" 1000
 for r in $(seq "$LIMIT_ROUNDS"); do
@@ -297,7 +297,7 @@ for r in $(seq "$LIMIT_ROUNDS"); do
 done
 
 sleep 1
-read -r DEMO_RSSB DEMO_THRB _ <<<"$(proc_mem "$DEMO")"
+read -r DEMO_RSSB _ _ <<<"$(proc_mem "$DEMO")"
 log "3. /wait?s=0.05 at c=40 (limit 800 req/s)"
 warm "$U_DEMO/wait?s=0.05" 40
 for r in $(seq "$LIMIT_ROUNDS"); do

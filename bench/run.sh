@@ -124,7 +124,7 @@ start_lanes() {
 # start_nginx VAR PORT: one master + one worker under $TMP/nginx; VAR gets the
 # master's PID (we stop that), NGINX_WORKER the worker's (we measure that).
 start_nginx() {
-    local var=$1 port=$2 pre=$TMP/nginx i
+    local var=$1 port=$2 pre=$TMP/nginx
     mkdir -p "$pre"
     sed -e "s|@PREFIX@|$pre|g" -e "s|@PORT@|$port|g" "$HERE/nginx.conf.in" >"$pre/nginx.conf"
     "${SRV_PIN[@]}" "$NGINX" -p "$pre" -e "$pre/error.log" -c "$pre/nginx.conf" \

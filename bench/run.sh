@@ -73,10 +73,10 @@ TMP=$(mktemp -d /tmp/lanes-bench.XXXXXX)
 PIDS=()
 
 stop_pid() {
-    local pid=$1 i
+    local pid=$1
     kill -0 "$pid" 2>/dev/null || return 0
     kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -101,8 +101,8 @@ free_port() {
 
 # Waits until PORT answers HTTP; fails if PID died or 5 s passed.
 wait_http() {
-    local port=$1 pid=$2 path=${3:-/} i
-    for i in $(seq 50); do
+    local port=$1 pid=$2 path=${3:-/}
+    for _ in $(seq 50); do
         kill -0 "$pid" 2>/dev/null || return 1
         curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$port$path" && return 0
         sleep 0.1

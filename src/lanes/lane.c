@@ -351,10 +351,11 @@ void lanes_sleep(lanes_req *req, double seconds)
         seconds = 0;
     if (req && in_own_coroutine(req)) {
         /* The loop's clock is cached per iteration; a handler that blocked
-         * before us would make the sleep end early. Refresh it, and round up:
+         * before us would make the sleep end early. Refresh it, round up,
+         * and add the 1 ms the clock's truncation to milliseconds can steal:
          * a sleep never ends before it was asked to. */
         uv_update_time(&req->worker->loop);
-        uv_timer_start(&req->timer, on_sleep_done, (uint64_t)ceil(seconds * 1000.0), 0);
+        uv_timer_start(&req->timer, on_sleep_done, (uint64_t)ceil(seconds * 1000.0) + 1, 0);
         lanes_coro_yield();
         return;
     }

@@ -153,7 +153,7 @@ static int on_headers_complete(llhttp_t *p)
             return fail(p, 417);
         req->expect_continue = 1;
     }
-    uv_timer_stop(&c->timer);
+    lanes_conn_head_started(c);   /* from here: the body must keep coming */
     return 0;
 }
 

@@ -156,6 +156,24 @@ void lanes_coro_pool_free(lanes_coro_pool *pool)
     free(pool);
 }
 
+size_t lanes_coro_pool_trim(lanes_coro_pool *pool, size_t keep)
+{
+    /* The cache is LIFO: the head holds the stacks touched last (warm in
+     * cache and TLB). Keep those, unmap the cold tail. */
+    lanes_coro **link = &pool->cache;
+    for (size_t i = 0; i < keep && *link; i++)
+        link = &(*link)->next;
+    size_t n = 0;
+    while (*link) {
+        lanes_coro *co = *link;
+        *link = co->next;
+        stack_unmap(pool, co);
+        pool->cached--;
+        n++;
+    }
+    return n;
+}
+
 /* A fresh mapping: PROT_NONE guard page at the bottom, read-write above. */
 static lanes_coro *stack_map(lanes_coro_pool *pool)
 {

@@ -49,6 +49,10 @@ void lanes_coro_free(lanes_coro *co);
  */
 int lanes_coro_thread_init(void);
 
+/* Unmaps cached stacks beyond the `keep` most recently used, so the memory
+ * of a past burst goes back to the system. Returns how many were unmapped. */
+size_t lanes_coro_pool_trim(lanes_coro_pool *pool, size_t keep);
+
 /* Stats for tests and benchmarks. */
 size_t lanes_coro_pool_cached(const lanes_coro_pool *pool);
 size_t lanes_coro_pool_live(const lanes_coro_pool *pool);

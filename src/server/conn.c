@@ -31,10 +31,29 @@ static uint64_t ms(double s) { return s <= 0 ? 1 : (uint64_t)(s * 1000.0); }
 
 static void on_timer(uv_timer_t *t);
 
+/*
+ * Deadlines are lazy: a connection's timer is re-armed only when the new
+ * deadline is earlier than the one already armed. A request moves a
+ * connection through three deadlines (head, none while it runs, keep-alive);
+ * re-arming a libuv timer for each cost ~5% of a small request's CPU. When an
+ * armed timer fires before the current deadline, on_timer re-arms it for
+ * the rest.
+ */
 static void set_timer(lanes_conn *c, uint64_t timeout_ms)
 {
-    uv_update_time(&c->worker->loop);   /* a handler may have run long since the loop's clock was read */
+    uv_loop_t *loop = &c->worker->loop;
+    uv_update_time(loop);   /* a handler may have run long since the loop's clock was read */
+    uint64_t now = uv_now(loop);
+    c->deadline = now + timeout_ms;
+    if (uv_is_active((uv_handle_t *)&c->timer) && now + uv_timer_get_due_in(&c->timer) <= c->deadline)
+        return;
     uv_timer_start(&c->timer, on_timer, timeout_ms, 0);
+}
+
+/* No deadline while a request runs: the handler takes the time it needs. */
+static void clear_timer(lanes_conn *c)
+{
+    c->deadline = 0;
 }
 
 void lanes_conn_head_started(lanes_conn *c)
@@ -76,7 +95,7 @@ void lanes_conn_close(lanes_conn *c)
     if (c->closing)
         return;
     c->closing = 1;
-    uv_timer_stop(&c->timer);
+    clear_timer(c);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
@@ -240,7 +259,7 @@ static void feed(lanes_conn *c, const char *data, size_t n)
             lanes_conn_close(c);
             return;
         }
-        uv_timer_stop(&c->timer);
+        clear_timer(c);
         c->busy = 1;
         lanes_dispatch(c->req);
         return;
@@ -365,7 +384,7 @@ static void on_write(uv_write_t *wr, int status)
         lanes_conn_close(c);
         return;
     }
-    uv_timer_stop(&c->timer);
+    clear_timer(c);
     after_write(c);
 }
 
@@ -456,6 +475,14 @@ void lanes_conn_respond(lanes_req *req)
 static void on_timer(uv_timer_t *t)
 {
     lanes_conn *c = t->data;
+    if (c->deadline == 0 || c->closing)
+        return;   /* the deadline was cleared after this timer was armed */
+    uint64_t now = uv_now(&c->worker->loop);
+    if (now < c->deadline) {
+        uv_timer_start(&c->timer, on_timer, c->deadline - now, 0);   /* moved later */
+        return;
+    }
+    c->deadline = 0;
     lanes_req *req = c->req;
     if (c->lingering || !req || req->state != REQ_READING || c->worker->draining) {
         lanes_conn_close(c);   /* idle keep-alive, stalled write, or linger done */

@@ -9,6 +9,7 @@
 #include "server/worker.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,7 @@ static void finish_drain(lanes_worker *w)
     close_if_open((uv_handle_t *)&w->sigterm);
     close_if_open((uv_handle_t *)&w->idle);
     close_if_open((uv_handle_t *)&w->drain_timer);
+    close_if_open((uv_handle_t *)&w->house_timer);
     if (w->jobs) {
         lanes_jobs_close(w->jobs);
         w->jobs = NULL;
@@ -210,6 +212,29 @@ static int bound_port(lanes_worker *w)
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+/* Coroutine stacks kept for reuse past this many are unmapped once a second,
+ * so the RSS of a burst of suspended LOOP requests goes back to the system. */
+#define CORO_STACKS_KEPT 64
+
+/* Likewise for recycled request objects (and their buffers). */
+#define REQS_KEPT 64
+
+static void on_house_timer(uv_timer_t *t)
+{
+    lanes_worker *w = t->data;
+    size_t freed = lanes_coro_pool_trim(w->coros, CORO_STACKS_KEPT);
+    while (w->nfree > REQS_KEPT) {
+        lanes_req *req = w->free_reqs;
+        w->free_reqs = req->next;
+        w->nfree--;
+        lanes_req_destroy(req, NULL);
+        freed++;
+    }
+    /* glibc keeps freed heap pages; a burst's worth is worth returning. */
+    if (freed > 0)
+        malloc_trim(0);
+}
+
 /* Every loop iteration bumps the beat, before and after polling, so a
  * watchdog sees a loop that turns, however idle. */
 static void on_beat_prepare(uv_prepare_t *h)
@@ -310,6 +335,10 @@ static int worker_init(lanes_worker *w, lanes_app *app)
     uv_unref((uv_handle_t *)&w->beat_check);
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
+    uv_timer_init(&w->loop, &w->house_timer);
+    w->house_timer.data = w;
+    uv_timer_start(&w->house_timer, on_house_timer, 1000, 1000);
+    uv_unref((uv_handle_t *)&w->house_timer);
     uv_signal_init(&w->loop, &w->sigint);
     uv_signal_init(&w->loop, &w->sigterm);
     w->sigint.data = w->sigterm.data = w;

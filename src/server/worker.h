@@ -23,7 +23,8 @@
 
 struct lanes_conn {
     uv_tcp_t tcp;
-    uv_timer_t timer;              /* header/idle/write deadline, one at a time */
+    uv_timer_t timer;              /* armed for `deadline` or earlier (conn.c) */
+    uint64_t deadline;             /* loop ms of the current deadline, 0 = none */
     llhttp_t parser;
     lanes_worker *worker;
     lanes_req *req;                /* the request being read or served */
@@ -57,6 +58,7 @@ struct lanes_worker {
     uv_signal_t sigint, sigterm;
     uv_idle_t idle;                /* runs coroutines that called lanes_yield */
     uv_timer_t drain_timer;
+    uv_timer_t house_timer;        /* once a second: give back idle memory */
     lanes_pool *pool;
     lanes_coro_pool *coros;
     struct lanes_procpool *procs;  /* NULL unless the app has PROCESS routes */

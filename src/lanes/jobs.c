@@ -26,6 +26,8 @@
  */
 #include "lanes/jobs.h"
 
+#include "app/stats.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -333,13 +335,26 @@ static void *keeper_main(void *arg)
         lanes_log(LANES_LOG_ERROR, "job lease keeper: out of memory; long jobs may run twice");
         return NULL;
     }
-    double period = j->w->cfg->job_lease / 3.0;
+    /* Wakes every second to report job counts for /metrics; renews leases
+     * every lease/3. */
+    double renew_every = j->w->cfg->job_lease / 3.0;
+    double tick = renew_every < 1.0 ? renew_every : 1.0;
+    double next_renew = now_wall() + renew_every;
     pthread_mutex_lock(&j->mu);
     while (!j->stopping) {
         struct timespec ts;
-        deadline_in(&ts, period);
+        deadline_in(&ts, tick);
         while (!j->stopping && pthread_cond_timedwait(&j->keeper_wake, &j->mu, &ts) != ETIMEDOUT)
             ;
+        pthread_mutex_unlock(&j->mu);
+        long counts[LANES_JOB_CANCELLED + 1];
+        if (j->ops->count && j->ops->count(j->keeper_conn, counts) == 0)
+            lanes_stats_jobs(j->w, counts[LANES_JOB_QUEUED], counts[LANES_JOB_RUNNING],
+                             counts[LANES_JOB_DONE], counts[LANES_JOB_FAILED]);
+        pthread_mutex_lock(&j->mu);
+        if (!j->stopping && now_wall() < next_renew)
+            continue;
+        next_renew = now_wall() + renew_every;
         int n = 0;
         for (int i = 0; i < j->nrunners; i++)
             if (j->runners[i].attempt > 0) {

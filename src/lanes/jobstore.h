@@ -104,6 +104,9 @@ typedef struct {
      * state >= 0. Records carry no request or result bodies. *out is an array
      * for lanes_job_list_free(). */
     int (*list)(lanes_jobconn *c, int state, int limit, lanes_job **out, int *n);
+    /* How many jobs are in each state (indexed by lanes_job_state), for
+     * /metrics. 0 or a negative errno. */
+    int (*count)(lanes_jobconn *c, long counts[LANES_JOB_CANCELLED + 1]);
 } lanes_jobstore_ops;
 
 /* The embedded default: one SQLite file in WAL mode (jobstore_sqlite.c). */

@@ -441,6 +441,25 @@ static int sqlite_fail(lanes_jobconn *c, const char *id, int attempt, const char
     return n < 0 ? n : n == 0 ? -ESTALE : 0;
 }
 
+static int sqlite_count(lanes_jobconn *c, long counts[LANES_JOB_CANCELLED + 1])
+{
+    for (int i = 0; i <= LANES_JOB_CANCELLED; i++)
+        counts[i] = 0;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(c->db, "SELECT state, COUNT(*) FROM jobs GROUP BY state", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return fail_rc(c, "count", rc);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(s, 0);
+        int st = lanes_job_state_parse(t ? (const char *)t : "");
+        if (st >= 0 && st <= LANES_JOB_CANCELLED)
+            counts[st] = (long)sqlite3_column_int64(s, 1);
+    }
+    int e = rc == SQLITE_DONE ? 0 : fail_rc(c, "count", rc);
+    sqlite3_finalize(s);
+    return e;
+}
+
 /* ---- reading jobs ------------------------------------------------------------------ */
 
 static int sqlite_get(lanes_jobconn *c, const char *id, lanes_job *out)
@@ -536,4 +555,5 @@ const lanes_jobstore_ops lanes_jobstore_sqlite = {
     .get = sqlite_get,
     .cancel = sqlite_cancel,
     .list = sqlite_list,
+    .count = sqlite_count,
 };

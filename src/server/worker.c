@@ -76,8 +76,10 @@ static void close_if_open(uv_handle_t *h)
 /* Everything is quiet: close the remaining handles so uv_run returns. */
 static void finish_drain(lanes_worker *w)
 {
+    /* The watchdog first: joining threads below may hold the loop a while,
+     * and that is not a blocked handler. Stats last: job runners and the
+     * keeper report into them until they are joined. */
     lanes_watchdog_stop(w);
-    lanes_stats_stop(w);
     close_if_open((uv_handle_t *)&w->beat_prepare);
     close_if_open((uv_handle_t *)&w->beat_check);
     if (w->hb)
@@ -99,6 +101,7 @@ static void finish_drain(lanes_worker *w)
         lanes_pool_close(w->pool);
         w->pool = NULL;
     }
+    lanes_stats_stop(w);
     while (w->free_reqs) {
         lanes_req *req = w->free_reqs;
         w->free_reqs = req->next;

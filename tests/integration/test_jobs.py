@@ -10,6 +10,7 @@ Every server gets its own --jobs-db in a temporary directory and is stopped by
 PID (lanesrv). Every wait is bounded.
 """
 import json
+import re
 import os
 import shutil
 import signal
@@ -123,6 +124,22 @@ class JobsBasics(unittest.TestCase):
         # the handler ran in this server, after the 202 was sent
         self.assertEqual(body["pid"], self.srv.proc.pid)
         self.assertGreaterEqual(body["start"], done["created"] - 0.001)
+
+    def test_metrics_report_jobs_by_state(self):
+        job_id, _, _ = submit(self.port, "/fib/10/job")
+        wait_state(self.port, job_id, ("done",))
+        deadline = time.monotonic() + 5
+        done = 0
+        while time.monotonic() < deadline:
+            st, _, body = request(self.port, "GET", "/metrics")
+            self.assertEqual(st, 200)
+            text = body.decode("utf-8")
+            m = re.search(r'^lanes_jobs\{state="done"\} (\d+)', text, re.M)
+            done = int(m.group(1)) if m else 0
+            if done >= 1:
+                break
+            time.sleep(0.2)   # the counts are refreshed once a second
+        self.assertGreaterEqual(done, 1, "lanes_jobs{state=\"done\"} never showed the job")
 
     def test_query_reaches_the_handler(self):
         n = 12345

@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 PORT ?= 8000
 
-.PHONY: all deps build test test-asan test-ucontext lab demo bench clean
+.PHONY: all deps build test test-asan test-tsan test-ucontext fuzz lab demo bench clean
 
 all: build
 
@@ -27,6 +27,24 @@ test-asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DLANES_SANITIZE=address,undefined
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j 2
+
+# The suite under ThreadSanitizer: the pool, completions, the watchdog.
+# Coroutine switches are announced to TSan as fiber switches (coro.c).
+test-tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DLANES_SANITIZE=thread
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j 2
+
+# libFuzzer on the whole request path (tests/fuzz), ASan + UBSan, for
+# FUZZ_SECONDS. New inputs land in build-fuzz/corpus; a crash is written to
+# build-fuzz/crash-* (copy it into tests/fuzz/corpus as a regression input).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DLANES_FUZZ=ON -DLANES_SANITIZE=address,undefined
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_request
+	mkdir -p build-fuzz/corpus
+	build-fuzz/tests/fuzz_request -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 \
+		-print_final_stats=1 -artifact_prefix=build-fuzz/ build-fuzz/corpus tests/fuzz/corpus
 
 # The suite with the portable ucontext switch instead of the assembly one.
 test-ucontext: deps
@@ -49,4 +67,4 @@ bench: build
 	bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD) build-asan build-ucontext
+	rm -rf $(BUILD) build-asan build-tsan build-ucontext build-fuzz

@@ -7,7 +7,7 @@ set -euo pipefail
 # Build: compiler, CMake, libuv, llhttp sources, cmocka.
 BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libcmocka-dev libsqlite3-dev"
 # Clients and anchors used by tests and benchmarks.
-TOOL_PKGS="curl hey wrk nginx-light procps iproute2 prometheus"  # prometheus: promtool check metrics
+TOOL_PKGS="curl hey wrk nginx-light procps iproute2 prometheus valgrind"  # prometheus: promtool check metrics; valgrind: memcheck test
 # Python libraries for the integration tests and the FastAPI twin; Debian's
 # packages are visible to /usr/bin/python3 only.
 PY_PKGS="python3 python3-requests python3-aiohttp python3-httpx python3-fastapi python3-uvicorn gunicorn"

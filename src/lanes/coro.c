@@ -1,7 +1,8 @@
 /*
  * coro.c — stackful coroutines for LANES_LOOP handlers: mmap'ed stacks with a
  * guard page, a per-pool cache of finished stacks, the context switch (the
- * assembly in coro_switch_*.S, or ucontext), ASan fiber annotations, and the
+ * assembly in coro_switch_*.S, or ucontext), ASan and TSan fiber annotations,
+ * valgrind stack registration (when valgrind.h is installed), and the
  * SIGSEGV/SIGBUS handler that names the route whose handler overflowed.
  *
  * Must never: be used from two threads at once (a pool and its coroutines
@@ -44,6 +45,36 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+/* ThreadSanitizer must be told about stack switches, or it takes the
+ * coroutine's frames for the thread's and reports nonsense: each coroutine
+ * stack is a TSan "fiber", switched to right before the real switch. */
+#if defined(__SANITIZE_THREAD__)
+#define CORO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORO_TSAN 1
+#endif
+#endif
+#ifndef CORO_TSAN
+#define CORO_TSAN 0
+#endif
+#if CORO_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+/* Valgrind sees a jump of the stack pointer into an mmap'ed region and warns
+ * ("client switching stacks?") unless the stack is registered. The macro is a
+ * few no-op instructions when not running under valgrind. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define CORO_VALGRIND 1
+#endif
+#endif
+#ifndef CORO_VALGRIND
+#define CORO_VALGRIND 0
+#endif
+
 /* The signal handler reads the current coroutine; initial-exec TLS is a plain
  * fs/tpidr-relative load, safe in a handler even if liblanes becomes a .so. */
 #define CORO_TLS _Thread_local __attribute__((tls_model("initial-exec")))
@@ -70,6 +101,13 @@ struct lanes_coro {
     void *asan_fake;               /* this coroutine's fake stack while away */
     const void *caller_stack;      /* the resumer's stack, for the switch back */
     size_t caller_stack_size;
+#endif
+#if CORO_TSAN
+    void *tsan_fiber;              /* this stack, as TSan knows it */
+    void *tsan_caller;             /* the resumer's fiber, for the switch back */
+#endif
+#if CORO_VALGRIND
+    unsigned vg_stack_id;
 #endif
 };
 
@@ -139,6 +177,12 @@ static void stack_unmap(lanes_coro_pool *pool, lanes_coro *co)
      * this address range from mmap next must not inherit it. */
     ASAN_UNPOISON_MEMORY_REGION(co->stack_lo, pool->stack_size);
 #endif
+#if CORO_TSAN
+    __tsan_destroy_fiber(co->tsan_fiber);
+#endif
+#if CORO_VALGRIND
+    VALGRIND_STACK_DEREGISTER(co->vg_stack_id);
+#endif
     munmap(co->map, pool->map_size);
 }
 
@@ -188,6 +232,12 @@ static lanes_coro *stack_map(lanes_coro_pool *pool)
     lanes_coro *co = (lanes_coro *)(map + pool->guard_size + pool->stack_size);
     co->map = map;
     co->stack_lo = map + pool->guard_size;
+#if CORO_TSAN
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+#if CORO_VALGRIND
+    co->vg_stack_id = VALGRIND_STACK_REGISTER(co->stack_lo, co->stack_lo + pool->stack_size);
+#endif
     return co;
 }
 
@@ -359,6 +409,9 @@ static void coro_leave(lanes_coro *co, int final)
 #else
     (void)final;
 #endif
+#if CORO_TSAN
+    __tsan_switch_to_fiber(co->tsan_caller, 0);
+#endif
     switch_to_caller(co);
 #if CORO_ASAN
     asan_arrived(co, co->asan_fake);
@@ -376,6 +429,10 @@ int lanes_coro_resume(lanes_coro *co)
 #if CORO_ASAN
     void *fake = NULL;
     __sanitizer_start_switch_fiber(&fake, co->stack_lo, co->pool->stack_size);
+#endif
+#if CORO_TSAN
+    co->tsan_caller = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(co->tsan_fiber, 0);
 #endif
     switch_to_coro(co);
 #if CORO_ASAN

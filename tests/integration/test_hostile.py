@@ -55,6 +55,17 @@ def percentile(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
 
 
+def sanitized(binary):
+    """ASan/TSan builds keep freed memory in quarantine: RSS says little there
+    (their own leak checks cover what RSS would)."""
+    try:
+        with open(binary, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return b"__asan_init" in data or b"__tsan_init" in data
+
+
 def reset(sock):
     """Close with RST instead of FIN (SO_LINGER 0)."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -172,7 +183,8 @@ class HostileInput(lanesrv.ServerTestCase):
         self.assert_json_error(r, 431)
         self.assert_alive()
         grown = rss_bytes(self.srv.proc.pid) - before
-        self.assertLess(grown, 512 * 1024, "RSS grew %d bytes for one 1 MiB head" % grown)
+        if not sanitized(lanesrv.DEMO):
+            self.assertLess(grown, 512 * 1024, "RSS grew %d bytes for one 1 MiB head" % grown)
 
     def test_ten_thousand_tiny_headers_is_431(self):
         data = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"a:b\r\n" * 10000 + b"\r\n"
@@ -369,7 +381,8 @@ class Resets(lanesrv.ServerTestCase):
         time.sleep(0.4)                           # the suspended handlers finish into the void
         self.assert_alive()
         grown = rss_bytes(pid) - rss0
-        self.assertLess(grown, 8 << 20, "RSS grew %d bytes over 500 resets" % grown)
+        if not sanitized(lanesrv.DEMO):
+            self.assertLess(grown, 8 << 20, "RSS grew %d bytes over 500 resets" % grown)
 
 
 class IdleConnections(lanesrv.ServerTestCase):
@@ -417,7 +430,8 @@ class IdleConnections(lanesrv.ServerTestCase):
             self.assertEqual(st, 200)
             self.assertEqual(reused, 200)
             self.assertGreaterEqual(fds, self.N, "the server closed idle connections it should hold")
-            self.assertLessEqual(per, 4096, "%.0f bytes per idle connection, target is <= 4 KiB" % per)
+            if not sanitized(lanesrv.DEMO):
+                self.assertLessEqual(per, 4096, "%.0f bytes per idle connection, target is <= 4 KiB" % per)
         finally:
             for s in socks:
                 s.close()

@@ -52,16 +52,20 @@ test-ucontext: deps
 	cmake --build build-ucontext -j $(JOBS)
 	cd build-ucontext && ctest --output-on-failure -j 2
 
-# Until lanes-lab exists: build and run the demo app on $(PORT).
+# The lab: every seed experiment against lanes-demo and, when Debian's FastAPI
+# packages are there, its FastAPI twin (lab/fastapi); verdicts on the terminal,
+# the report in lab-report/ (index.html, results.json). QUICK=1: the short run.
 lab: build
+	$(BUILD)/bin/lanes-lab $(if $(filter 1 yes true,$(QUICK)),--quick) --out lab-report
+
+# The demo app on $(PORT), to try the seed endpoints by hand.
+demo: build
 	@echo "lanes-demo on http://127.0.0.1:$(PORT)  (Ctrl-C stops it)"
 	@echo "  try: curl 'http://127.0.0.1:$(PORT)/'"
 	@echo "       curl 'http://127.0.0.1:$(PORT)/asyncwait?s=1'   # LOOP: waits without blocking"
 	@echo "       curl 'http://127.0.0.1:$(PORT)/blockwait?s=1'   # LOOP + usleep: blocks the worker"
 	@echo "       curl 'http://127.0.0.1:$(PORT)/wait?s=1'        # THREAD: blocks one pool thread"
 	@exec $(BUILD)/bin/lanes-demo --port $(PORT)
-
-demo: lab
 
 bench: build
 	bash bench/run.sh

@@ -1,0 +1,242 @@
+"""
+test_lab.py — lanes-lab end to end: `lanes-lab --quick --out TMP` runs every
+scenario against the real lanes-demo (and FastAPI when Debian's packages are
+there) within its bound, and what it writes makes sense: results.json has
+every scenario with lanes numbers and verdicts that agree with physics and
+with the seeds where lanes must agree (a sleep on the loop blocks, a
+suspended or threaded one does not; THREAD-lane CPU work beats the loop),
+and index.html is one self-contained page that headless Chromium renders
+with every chart and that prints without sticking out of the page.
+
+Also checks, with one small scenario, that a missing FastAPI only changes the
+FastAPI column to "not installed". The screenshot goes to a temporary file;
+set LANES_LAB_SCREENSHOT_OUT=path to keep it (docs/lab-report.png).
+"""
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("LANES_SRC") or os.path.dirname(os.path.dirname(HERE))
+BIN = os.environ.get("LANES_BIN") or os.path.join(SRC, "build", "bin")
+LAB = os.path.join(SRC, "tools", "lab", "lanes_lab.py")
+DRIVER = os.path.join(SRC, "tools", "lab", "report_browser.mjs")
+SCENARIOS = ["blocking", "sync-vs-async", "client-models", "cpu-bound", "memory", "workers"]
+QUICK_BOUND_S = 90.0
+
+TMP = tempfile.mkdtemp(prefix="lanes-test-lab-")
+atexit.register(shutil.rmtree, TMP, True)
+
+
+def fastapi_installed():
+    r = subprocess.run(["/usr/bin/python3", "-c", "import fastapi, uvicorn"],
+                       capture_output=True, timeout=60)
+    return r.returncode == 0
+
+
+def run_lab(args, out, budget):
+    """Runs lanes-lab in its own process group; past the budget the group is
+    interrupted (the lab stops its servers on SIGINT), then killed."""
+    cmd = ["/usr/bin/python3", LAB, "--src", SRC, "--bin", BIN, "--out", out] + args
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         start_new_session=True)
+    try:
+        text, _ = p.communicate(timeout=budget)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGINT)
+        try:
+            text, _ = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            text, _ = p.communicate()
+        raise AssertionError("lanes-lab %s overran %.0f s:\n%s" % (args, budget, text[-3000:]))
+    return p.returncode, text, time.monotonic() - t0
+
+
+def rows_by_case(sc):
+    return {r["case"]: r for r in sc["rows"]}
+
+
+class QuickLab(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.out = os.path.join(TMP, "report")
+        cls.rc, cls.text, cls.wall = run_lab(["--quick"], cls.out, budget=240)
+        with open(os.path.join(cls.out, "results.json")) as f:
+            cls.res = json.load(f)
+        cls.sc = cls.res["scenarios"]
+        cls.fastapi = fastapi_installed()
+
+    def test_ran_every_scenario_within_bound(self):
+        self.assertEqual(self.rc, 0, self.text[-3000:])
+        self.assertEqual(list(self.sc), SCENARIOS)
+        for name, sc in self.sc.items():
+            self.assertNotIn("error", sc, "%s failed: %s" % (name, sc.get("error")))
+            self.assertTrue(sc["rows"], name)
+            self.assertTrue(sc["shows"], name)
+        # The bound is for the lab alone; when other work shared the machine
+        # (ctest -j2, say) it gets the time that work took from it.
+        other = max(sc.get("other_load_cores", 0) for sc in self.sc.values())
+        bound = QUICK_BOUND_S * (1.5 if other >= 0.5 else 1.0)
+        self.assertLessEqual(self.res["lab"]["duration_s"], bound,
+                             "quick lab took %.1f s (other load up to %.1f cores)"
+                             % (self.res["lab"]["duration_s"], other))
+        self.assertTrue(self.res["lab"]["complete"])
+
+    def test_every_row_has_both_columns(self):
+        for name, sc in self.sc.items():
+            for r in sc["rows"]:
+                self.assertTrue(r["lanes"].get("verdict"), (name, r["case"]))
+                v = r["fastapi"].get("verdict", "")
+                if not self.fastapi:
+                    self.assertEqual(v, "not installed", (name, r["case"]))
+                else:
+                    self.assertTrue(v, (name, r["case"]))
+                    self.assertNotIn("not installed", v, (name, r["case"]))
+
+    def test_terminal_tables_and_summary(self):
+        for i, name in enumerate(SCENARIOS, 1):
+            self.assertIn("%d. %s" % (i, name), self.text)
+        self.assertEqual(self.text.count("What this shows:"), len(SCENARIOS))
+        self.assertRegex(self.text, r"lab: \d+\.\d s; report: ")
+
+    def test_blocking_verdicts(self):
+        rows = rows_by_case(self.sc["blocking"])
+        sides = ["lanes"] + (["fastapi"] if self.fastapi else [])
+        for side in sides:
+            for case, blocks in (("GET /blockwait", True), ("GET /asyncwait", False),
+                                 ("GET /wait", False), ("POST /delay/block", True),
+                                 ("POST /delay/threadpool", False)):
+                m = rows[case][side]
+                self.assertEqual(m["blocks"], blocks, (side, case, m["probe_max_ms"]))
+                self.assertTrue(m["verdict"].startswith("blocks: %s" % ("yes" if blocks else "no")))
+        # A blocked probe waits for the sleeps queued before it: at least one.
+        s = self.sc["blocking"]["params"]["s"]
+        self.assertGreaterEqual(rows["GET /blockwait"]["lanes"]["probe_max_ms"], 0.9 * s * 1000)
+        self.assertLess(rows["GET /asyncwait"]["lanes"]["probe_max_ms"], 100)
+
+    def test_sync_vs_async_patterns(self):
+        sc = self.sc["sync-vs-async"]
+        got = {(r["setup"], r["endpoint"]): r["lanes"]["pattern"] for r in sc["rows"]}
+        self.assertEqual(got[("1", "/e2/p1")], "parallel")
+        self.assertEqual(got[("2", "/e2/p2")], "sequential")
+        self.assertEqual(got[("4", "/e1/p2")], "sequential")
+        self.assertEqual(got[("5", "/e1/p1")], "parallel")
+        # Sequential means the last answer came after ~n sleeps.
+        r2 = [r for r in sc["rows"] if r["setup"] == "2"][0]["lanes"]
+        n = sc["params"]["n"]
+        self.assertGreaterEqual(r2["last_end_s"], 0.8 * n * r2["sleep_s"])
+        self.assertEqual(len(r2["requests"]), n)
+
+    def test_client_models_against_physics(self):
+        for r in self.sc["client-models"]["rows"]:
+            m = r["lanes"]
+            # Nobody beats the limit (a little slack for clock granularity).
+            self.assertLessEqual(m["rps"], 1.1 * m["limit_rps"], r["case"])
+            if r["model"] == "sequential":
+                self.assertGreater(m["pct_limit"], 50, r["case"])
+
+    def test_cpu_bound_thread_beats_loop(self):
+        rows = rows_by_case(self.sc["cpu-bound"])
+        loop, thread = rows["GET /cycle"]["lanes"], rows["GET /cycle/thread"]["lanes"]
+        self.assertLess(thread["done_s"], loop["done_s"])
+        self.assertTrue(loop["blocks"], loop["probe_max_ms"])
+        self.assertFalse(thread["blocks"], thread["probe_max_ms"])
+        for case in ("GET /background", "GET /cycle/job"):
+            m = rows[case]["lanes"]
+            self.assertLess(m["batch_s"], 0.5 * m["done_s"], case)   # answered before the work
+        self.assertEqual(rows["GET /cycle/job"]["lanes"]["jobs_done"],
+                         self.sc["cpu-bound"]["params"]["n_requests"])
+        cal = self.sc["cpu-bound"]["params"]["calibration"]["lanes"]
+        self.assertGreater(cal["cycle_n"], 0)
+
+    def test_memory_really_allocates(self):
+        mb = self.sc["memory"]["params"]["mb"]
+        for r in self.sc["memory"]["rows"]:
+            m = r["lanes"]
+            self.assertGreater(m["peak_mb"], m["idle_mb"] + 0.5 * mb, r["case"])
+            self.assertTrue(m["rss_series"], r["case"])
+            self.assertRegex(m["verdict"], r"^(comes back|kept)")
+
+    def test_workers_spread(self):
+        rows = self.sc["workers"]["rows"]
+        spread = rows[0]["lanes"]
+        self.assertEqual(spread["workers_seen"], self.sc["workers"]["params"]["workers"])
+        one = rows[1]["lanes"]
+        self.assertTrue(one["blocks"])
+        self.assertLessEqual(one["rps"], 1.1 * one["limit_rps"])
+
+    def test_html_is_self_contained(self):
+        with open(os.path.join(self.out, "index.html")) as f:
+            page = f.read()
+        self.assertIsNone(re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page))
+        self.assertNotIn("<script", page)
+        self.assertNotIn("@import", page)
+        self.assertNotIn("url(", page)
+        for name in SCENARIOS:
+            self.assertIn('<section id="%s">' % name, page)
+        self.assertGreaterEqual(page.count("<svg"), len(SCENARIOS))
+
+    def test_report_in_chromium(self):
+        if shutil.which("node") is None or not os.path.exists("/usr/bin/chromium"):
+            self.skipTest("node or chromium missing (scripts/deps.sh installs them)")
+        shot = os.path.join(TMP, "lab-report.png")
+        pdf = os.path.join(TMP, "lab-report.pdf")
+        p = subprocess.run(["node", DRIVER, os.path.join(self.out, "index.html"), shot, pdf],
+                           capture_output=True, text=True, timeout=180)
+        try:
+            seen = json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            seen = {"raw": p.stdout, "stderr": p.stderr[-2000:]}
+        if p.returncode == 3:
+            self.skipTest("browser driver: %s" % seen.get("missing"))
+        self.assertEqual(p.returncode, 0, seen)
+        self.assertEqual(seen["network"], [])
+        self.assertEqual(seen["errors"], [])
+        self.assertEqual([s["id"] for s in seen["sections"]], SCENARIOS)
+        for s in seen["sections"]:
+            self.assertGreaterEqual(s["svgs"], 1, s)
+            self.assertEqual(s["tables"], 1, s)
+        self.assertEqual(seen["svgs_drawn"], seen["svgs"])
+        # A rendered page of tables and charts, not a blank one.
+        self.assertGreater(seen["screenshot_bytes"], 100_000)
+        self.assertEqual(seen["print"]["too_wide"], [], seen["print"])
+        self.assertLessEqual(seen["print"]["scroll_width"], seen["print"]["client_width"] + 2)
+        self.assertGreater(seen["pdf_bytes"], 20_000)
+        keep = os.environ.get("LANES_LAB_SCREENSHOT_OUT")
+        if keep:
+            shutil.copyfile(shot, keep)
+
+
+class WithoutFastAPI(unittest.TestCase):
+    """An interpreter without the packages: the FastAPI column says so and the
+    lanes side still runs."""
+
+    def test_fastapi_column_says_not_installed(self):
+        out = os.path.join(TMP, "nofastapi")
+        rc, text, _ = run_lab(["--quick", "--only", "workers", "--python", "/nonexistent/python3"],
+                              out, budget=90)
+        self.assertEqual(rc, 0, text[-2000:])
+        with open(os.path.join(out, "results.json")) as f:
+            res = json.load(f)
+        self.assertEqual(list(res["scenarios"]), ["workers"])
+        self.assertFalse(res["lab"]["fastapi"]["installed"])
+        for r in res["scenarios"]["workers"]["rows"]:
+            self.assertEqual(r["fastapi"], {"verdict": "not installed"})
+            self.assertIn("verdict", r["lanes"])
+        self.assertIn("not installed", text)
+
+
+if __name__ == "__main__":
+    # A hard bound for the whole file: the lab stops its own servers on SIGINT.
+    unittest.main(verbosity=2)

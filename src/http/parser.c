@@ -95,15 +95,36 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     return head_append(p, at, len);
 }
 
+/* RFC 9110 5.1: a field name is a token (no spaces, no separators) of at
+ * least one character. llhttp 8.1 checks this only for the fields that frame
+ * the message, so "X-A : v", "X A: v" and ": v" would pass through. */
+static int token_char(unsigned char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
 static int on_header_field_complete(llhttp_t *p)
 {
-    conn_of(p)->req->hdr_state = 3;   /* name done, value not begun */
+    lanes_req *req = conn_of(p)->req;
+    if (req->hdr_state != 1)   /* no name bytes at all: llhttp sent no data callback */
+        return fail_msg(p, 400, "empty header field name");
+    const char *name = req->head.data + req->hdrs[req->nhdrs - 1].name;
+    size_t n = req->head.len - req->hdrs[req->nhdrs - 1].name;
+    if (n == 0)   /* llhttp 8.1 reports ": v" as a zero-length name */
+        return fail_msg(p, 400, "empty header field name");
+    for (size_t i = 0; i < n; i++)
+        if (!token_char((unsigned char)name[i]))
+            return fail_msg(p, 400, "invalid character in a header field name");
+    req->hdr_state = 3;   /* name done, value not begun */
     return head_nul(p);
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     lanes_req *req = conn_of(p)->req;
+    if (req->hdr_state != 2 && req->hdr_state != 3)   /* a value with no name before it */
+        return fail_msg(p, 400, "empty header field name");
     if (req->hdr_state != 2) {
         req->hdrs[req->nhdrs - 1].value = (uint32_t)req->head.len;
         req->hdr_state = 2;
@@ -114,6 +135,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
     lanes_req *req = conn_of(p)->req;
+    if (req->hdr_state != 2 && req->hdr_state != 3)
+        return fail_msg(p, 400, "empty header field name");
     if (req->hdr_state != 2)   /* empty value: llhttp sent no data callback */
         req->hdrs[req->nhdrs - 1].value = (uint32_t)req->head.len;
     req->hdr_state = 0;
@@ -157,6 +180,39 @@ static int on_headers_complete(llhttp_t *p)
     return 0;
 }
 
+/*
+ * Chunk terminators. llhttp 8.1 skips the two bytes after a chunk's data
+ * without checking that they are CRLF (fixed in llhttp 9.1), so
+ * "3\r\nabcXY0\r\n\r\n" would be one chunk "abc": a proxy in front that reads
+ * it differently could smuggle a request past us. We check them ourselves:
+ * on_body knows where a chunk's data ends; the two bytes after it are in the
+ * same buffer (checked here) or at the start of the next one (checked by the
+ * connection before parsing it: lanes_parser_check_crlf).
+ */
+static int on_chunk_header(llhttp_t *p)
+{
+    conn_of(p)->chunk_left = p->content_length;
+    return 0;
+}
+
+static int check_crlf(lanes_conn *c, const char *at)
+{
+    while (c->crlf_left > 0 && at < c->feed_end) {
+        if (*at != "\r\n"[2 - c->crlf_left])
+            return -1;
+        c->crlf_left--;
+        at++;
+    }
+    return 0;
+}
+
+int lanes_parser_check_crlf(void *conn, const char *data, size_t n)
+{
+    lanes_conn *c = conn;
+    c->feed_end = data + n;
+    return check_crlf(c, data);
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     lanes_conn *c = conn_of(p);
@@ -165,6 +221,14 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
         return fail(p, 413);
     if (lanes_buf_append(&req->body, at, len) < 0)
         return fail(p, 503);
+    if (p->flags & F_CHUNKED) {
+        c->chunk_left = c->chunk_left > len ? c->chunk_left - len : 0;
+        if (c->chunk_left == 0) {
+            c->crlf_left = 2;
+            if (check_crlf(c, at + len) < 0)
+                return fail_msg(p, 400, "chunk data not followed by CRLF");
+        }
+    }
     return 0;
 }
 
@@ -186,6 +250,7 @@ static const llhttp_settings_t settings = {
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
     .on_message_complete = on_message_complete,
 };
 

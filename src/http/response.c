@@ -63,7 +63,9 @@ int lanes_status_no_body(int s)
 
 int lanes_send(lanes_req *req, int status, const char *content_type, const void *body, size_t len)
 {
-    if (!req || status < 100 || status > 599)
+    /* 1xx are interim answers, never final ones (100 Continue is the
+     * server's business): a handler must answer 200..599. */
+    if (!req || status < 200 || status > 599)
         return -EINVAL;
     if (content_type && (strlen(content_type) >= sizeof req->content_type ||
                          strpbrk(content_type, "\r\n")))
@@ -96,7 +98,7 @@ static int json_body_done(lanes_req *req, int status, int rc)
 
 int lanes_jsonf(lanes_req *req, int status, const char *fmt, ...)
 {
-    if (!req || !fmt || status < 100 || status > 599)
+    if (!req || !fmt || status < 200 || status > 599)
         return -EINVAL;
     lanes_buf_reset(&req->res_body);
     va_list ap;
@@ -118,7 +120,7 @@ int lanes_status(lanes_req *req, int status)
 
 int lanes_error(lanes_req *req, int status, const char *msg)
 {
-    if (!req || status < 100 || status > 599)
+    if (!req || status < 200 || status > 599)
         return -EINVAL;
     lanes_buf_reset(&req->res_body);
     int rc = lanes_buf_puts(&req->res_body, "{\"detail\":\"");

@@ -240,6 +240,11 @@ static void send_continue(lanes_conn *c)
  * (then dispatched, with the rest kept in pending), or the parse failed. */
 static void feed(lanes_conn *c, const char *data, size_t n)
 {
+    if (lanes_parser_check_crlf(c, data, n) < 0) {
+        c->pending_len = 0;
+        send_parse_error(c, 400, "malformed request: chunk data not followed by CRLF");
+        return;
+    }
     enum llhttp_errno e = llhttp_execute(&c->parser, data, n);
     if (e == HPE_OK) {
         if (data == c->pending)
@@ -305,9 +310,10 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     if (n < 0) {
         if (n == UV_EOF && c->busy && !c->lingering) {
-            /* Half-close after sending a request: answer it, then close. */
+            /* Half-close after sending requests: answer every complete one
+             * (this and the pipelined ones in pending), then close. */
             stop_reading(c);
-            c->close_after = 1;
+            c->peer_eof = 1;
             return;
         }
         lanes_conn_close(c);   /* EOF or reset: an unfinished request is dropped */
@@ -347,6 +353,10 @@ static void conn_continue(lanes_conn *c)
     c->pumping = 0;
     if (c->closing || c->lingering || c->busy || c->close_after)
         return;
+    if (c->peer_eof) {
+        lanes_conn_close(c);   /* all it sent is answered; nothing more can come */
+        return;
+    }
     start_reading(c);
     if (!c->req)
         set_timer(c, ms(c->worker->cfg->keepalive_timeout));

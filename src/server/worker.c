@@ -312,6 +312,12 @@ static int worker_init(lanes_worker *w, lanes_app *app)
         return rc;
     if ((rc = lanes_coro_pool_new(&w->coros, w->cfg->coro_stack, 1024)) < 0)
         return rc;
+    w->rstate = calloc((size_t)(app->nroutes ? app->nroutes : 1), sizeof *w->rstate);
+    if (!w->rstate)
+        return -ENOMEM;
+    /* Stats before any thread that reports into them (job keeper, runners). */
+    if ((rc = lanes_stats_start(w)) < 0)
+        return rc;
     if (lanes_app_has_lane(app, LANES_PROCESS) && w->cfg->procs > 0 &&
         (rc = lanes_procpool_new(&w->procs, w, w->cfg->procs)) < 0) {
         lanes_log(LANES_LOG_ERROR, "cannot start helper processes: %s", lanes_strerror(rc));
@@ -323,9 +329,6 @@ static int worker_init(lanes_worker *w, lanes_app *app)
         lanes_log(LANES_LOG_ERROR, "cannot open the job store %s: %s", w->cfg->jobs_db, lanes_strerror(rc));
         return rc;
     }
-    w->rstate = calloc((size_t)(app->nroutes ? app->nroutes : 1), sizeof *w->rstate);
-    if (!w->rstate)
-        return -ENOMEM;
     uv_idle_init(&w->loop, &w->idle);
     w->idle.data = w;
     w->loop_thread = pthread_self();
@@ -351,8 +354,6 @@ static int worker_init(lanes_worker *w, lanes_app *app)
         return rc;
     if (w->hb)
         start_heartbeat(w);
-    if ((rc = lanes_stats_start(w)) < 0)
-        return rc;
     return lanes_watchdog_start(w);
 }
 

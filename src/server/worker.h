@@ -33,6 +33,10 @@ struct lanes_conn {
     lanes_conn *prev, *next;       /* worker's list, for draining */
     int err_status;                /* a limit a parser callback hit: 413, 414, 431 */
     const char *err_msg;           /* its explanation, a static string, or NULL */
+    const char *feed_end;          /* end of the buffer being parsed (parser.c) */
+    uint64_t chunk_left;           /* bytes of the current chunk's data still to come */
+    uint8_t crlf_left;             /* bytes of a chunk's CRLF terminator still unchecked */
+    uint8_t peer_eof;              /* the client half-closed: finish what it sent, then close */
     uint8_t reading;
     uint8_t closing;               /* uv_close issued */
     uint8_t close_after;           /* close once the current response is written */

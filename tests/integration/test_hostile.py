@@ -139,27 +139,56 @@ class HostileInput(lanesrv.ServerTestCase):
     # KNOWN BUG (llhttp 8.1, Debian 12): after a chunk's data llhttp skips
     # two bytes without checking that they are CRLF (fixed upstream in llhttp
     # 9.1), so "3\r\nabcXY0\r\n\r\n" is read as one chunk "abc": a front proxy
-    # that reads it differently can smuggle a request past it. The fix belongs
-    # in src/http/parser.c (or a newer llhttp); then this test passes and
-    # expectedFailure must go.
-    @unittest.expectedFailure
+    # that reads it differently can smuggle a request past it. parser.c checks
+    # the terminator itself (regression test).
     def test_chunk_data_not_followed_by_crlf_is_400(self):
         self.error(head("/delay/async?s=0", "POST", "Transfer-Encoding: chunked\r\n") + b"3\r\nabcXY0\r\n\r\n", 400)
 
-    # KNOWN BUG (llhttp 8.1): whitespace in or after a field name is refused
-    # only for framing fields (see the Transfer-Encoding test above); RFC 9112
-    # 5.1 says a server MUST answer 400 to any such line.
-    @unittest.expectedFailure
+    # llhttp 8.1 refuses whitespace in or after a field name only for framing
+    # fields; RFC 9112 5.1 says a server MUST answer 400 to any such line, so
+    # parser.c checks every name (regression test).
     def test_space_in_or_after_any_field_name_is_400(self):
         for line in ("X-Forwarded-For : 10.0.0.1", "X Space Name: v"):
             with self.subTest(line=line):
                 self.error(head(extra=line + "\r\n"), 400)
 
-    # KNOWN BUG (llhttp 8.1): a line with an empty field name (": value") is
-    # accepted; a field name is a token of at least one character.
-    @unittest.expectedFailure
+    # llhttp 8.1 accepts a line with an empty field name (": value"); a field
+    # name is a token of at least one character (regression test: before the
+    # fix the empty name also wrote through hdrs[-1]).
     def test_empty_field_name_is_400(self):
         self.error(head(extra=": no-name\r\n"), 400)
+
+    def test_empty_field_name_first_is_400(self):
+        # the empty name as the very first field: nothing before it to misfile
+        self.error(b"GET / HTTP/1.1\r\n: no-name\r\nHost: x\r\n\r\n", 400)
+
+    def test_chunk_terminator_split_across_writes(self):
+        # the two bytes after a chunk's data arrive in the next read: still checked
+        with connect(self.srv.port) as s:
+            s.sendall(head("/delay/async?s=0", "POST", "Transfer-Encoding: chunked\r\n") + b"3\r\nabc")
+            time.sleep(0.2)
+            s.sendall(b"XY0\r\n\r\n")
+            r = Reader(s).response()
+        self.assert_json_error(r, 400)
+        with connect(self.srv.port) as s:   # and a good one split the same way passes
+            s.sendall(head("/delay/async?s=0", "POST", "Transfer-Encoding: chunked\r\n") + b"3\r\nabc")
+            time.sleep(0.2)
+            s.sendall(b"\r\n0\r\n\r\n")
+            r = Reader(s).response()
+        self.assertEqual(r.status, 200, r)
+
+    def test_half_close_after_pipelined_requests_answers_all(self):
+        # regression: an EOF while the first request ran dropped the others
+        with connect(self.srv.port) as s:
+            s.sendall(head("/wait?s=0.3") + head("/") + head("/fib/10"))
+            s.shutdown(socket.SHUT_WR)
+            rd = Reader(s)
+            answers = [rd.response() for _ in range(3)]
+            self.assertEqual([r.status for r in answers], [200, 200, 200])
+            self.assertIn("duration", answers[0].json())
+            self.assertEqual(answers[1].json()["message"], "hello world")
+            self.assertEqual(answers[2].json()["fib"], 89)
+            self.assertTrue(rd.closed(), "connection not closed after the last answer")
 
     def test_header_lines_without_colon_are_400(self):
         for line in ("NoColonHere", "X-Fine: yes\r\nAnother one"):

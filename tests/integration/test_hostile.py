@@ -152,9 +152,9 @@ class HostileInput(lanesrv.ServerTestCase):
             with self.subTest(line=line):
                 self.error(head(extra=line + "\r\n"), 400)
 
-    # llhttp 8.1 accepts a line with an empty field name (": value"); a field
-    # name is a token of at least one character (regression test: before the
-    # fix the empty name also wrote through hdrs[-1]).
+    # llhttp 8.1 accepts a line with an empty field name (": value"), reporting
+    # a zero-length name; a field name is a token of at least one character
+    # (regression test).
     def test_empty_field_name_is_400(self):
         self.error(head(extra=": no-name\r\n"), 400)
 

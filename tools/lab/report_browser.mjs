@@ -76,7 +76,11 @@ try {
             height: document.documentElement.scrollHeight,
         };
     }));
-    await page.screenshot({ path: shot, fullPage: true });
+    // LANES_LAB_SHOT_HEIGHT: only the top of the page (docs/lab-report.png).
+    const top = parseInt(process.env.LANES_LAB_SHOT_HEIGHT || "0", 10);
+    await page.screenshot(top > 0
+        ? { path: shot, fullPage: true, clip: { x: 0, y: 0, width: 1280, height: top } }
+        : { path: shot, fullPage: true });
     out.screenshot_bytes = statSync(shot).size;
 
     // Printed: A4 portrait, print stylesheet. Nothing may stick out sideways.

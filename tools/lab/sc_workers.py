@@ -43,6 +43,7 @@ def blocking(lab, srv, p, nw):
                  probe_every="20ms", timeout=n * s + 10)
     lim = nw / s
     return {"batch_s": r["window_s"], "rps": r["rps_window"] or r["rps"], "limit_rps": lim,
+            "sleep_s": s,
             "probe_max_ms": r["probe"]["max_ms"], "blocks": bool(r["probe"]["blocks"]),
             "errors": r["errors_total"],
             "requests": [[round(a, 1), round(b, 1)] for a, b, _ in r["timeline"]["req"]],
@@ -115,6 +116,10 @@ def run(lab, p):
         columns, rows, shows_text(rows, nw), {"kind": "workers"}, dict(p))
 
 
+def p_s(rows):
+    return rows[1]["lanes"].get("sleep_s") or 1.0
+
+
 def shows_text(rows, nw):
     parts = []
     for side, name in (("lanes", "lanes"), ("fastapi", "FastAPI")):
@@ -122,9 +127,13 @@ def shows_text(rows, nw):
         if "batch_s" not in a or "batch_s" not in b:
             continue
         gain = a["batch_s"] / max(b["batch_s"], 1e-6)
+        # A blocked worker serves one request per sleep: batch / s is at least
+        # what its busiest worker served.
+        busiest = int(b["batch_s"] / p_s(rows) + 0.1)
         parts.append("%s %.2f s -> %.2f s%s" % (
             name, a["batch_s"], b["batch_s"],
-            "" if gain >= 1.3 else " (no gain this run: the connections were not spread)"))
+            "" if gain >= 1.3 else " (no gain this run: one worker served %d of the %d requests)"
+            % (busiest, len(b.get("requests", [])))))
     if not parts:
         return ""
     stall = [r for r in rows[2:] for side in SIDES if r.get(side, {}).get("blocks")]

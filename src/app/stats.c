@@ -541,6 +541,12 @@ static void add_slot(lanes_stats_sum *out, slot *s, int nroutes, uint64_t *jobs_
     out->rss_bytes += get_gauge(&s->rss_bytes);
 }
 
+void lanes_stats_refresh(lanes_worker *w)
+{
+    if (w->stats)
+        refresh_gauges(w->stats);
+}
+
 int lanes_stats_sum_get(lanes_worker *w, lanes_stats_sum *out)
 {
     memset(out, 0, sizeof *out);

@@ -48,6 +48,9 @@ int lanes_stats_start(lanes_worker *w);
 void lanes_stats_observe(lanes_worker *w, const lanes_req *req, double seconds);
 /* Loop thread, during drain: stops the timers, zeroes this slot's gauges. */
 void lanes_stats_stop(lanes_worker *w);
+/* Re-reads the gauges (pool size, helpers...) now, e.g. once the worker has
+ * created what stats started before. Loop thread. */
+void lanes_stats_refresh(lanes_worker *w);
 
 /* Watchdog thread: the loop was blocked for ns nanoseconds while route (NULL:
  * no handler) held it. */

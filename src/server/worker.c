@@ -352,6 +352,7 @@ static int worker_init(lanes_worker *w, lanes_app *app)
     uv_signal_start(&w->sigterm, on_signal, SIGTERM);
     if ((rc = bind_listener(w)) < 0)
         return rc;
+    lanes_stats_refresh(w);   /* stats started before the pool and helpers existed */
     if (w->hb)
         start_heartbeat(w);
     return lanes_watchdog_start(w);

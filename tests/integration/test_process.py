@@ -103,7 +103,8 @@ class ProcessLane(lanesrv.ServerTestCase):
         self.assertGreater(int(hs["content-length"]), 0, hs)
 
     def test_concurrent_requests_use_both_helpers(self):
-        res, took = fire(self.srv.port, ["/fib/27/process"] * 12)
+        # long enough (~30 ms each) that two helpers surely overlap on a busy machine
+        res, took = fire(self.srv.port, ["/fib/32/process"] * 12)
         all_ok(self, res, "fib process")
         pids = {r.json()["helper_pid"] for r in res}
         self.assertEqual(len(pids), 2, "12 concurrent requests on 2 helpers used %s" % pids)

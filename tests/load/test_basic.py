@@ -22,6 +22,17 @@ def test_exact_count_and_keepalive():
         assert sum(b["count"] for b in d["histogram"]) == 300
 
 
+def test_first_request_is_sent_at_once():
+    # regression: sends queued before the loop ran waited for the 100 ms sweep
+    with TinyServer() as s:
+        for _ in range(3):
+            rc, d, err, _ = run_json("-n", 1, "-c", 1, s.url("/"))
+            assert rc == 0, err
+            if d["elapsed_s"] < 0.05:
+                break
+        assert d["elapsed_s"] < 0.05, d["elapsed_s"]
+
+
 def test_disable_keepalive_reconnects():
     with TinyServer() as s:
         rc, d, err, _ = run_json("-n", 50, "-c", 5, "--disable-keepalive", s.url("/"))
@@ -93,6 +104,6 @@ def test_duration_bound():
 
 
 if __name__ == "__main__":
-    main([test_exact_count_and_keepalive, test_disable_keepalive_reconnects, test_framings,
+    main([test_exact_count_and_keepalive, test_first_request_is_sent_at_once, test_disable_keepalive_reconnects, test_framings,
           test_5xx_counted_exit_zero, test_text_report_like_hey, test_post_body_and_headers,
           test_timeline_rows_and_cap, test_duration_bound])

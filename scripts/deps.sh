@@ -5,9 +5,9 @@
 set -euo pipefail
 
 # Build: compiler, CMake, libuv, llhttp sources, cmocka.
-BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libcmocka-dev libsqlite3-dev"
+BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libcmocka-dev libsqlite3-dev libhiredis-dev"
 # Clients and anchors used by tests and benchmarks.
-TOOL_PKGS="curl hey wrk nginx-light procps iproute2 prometheus valgrind"  # prometheus: promtool check metrics; valgrind: memcheck test
+TOOL_PKGS="curl hey wrk nginx-light redis-server procps iproute2 prometheus valgrind"  # prometheus: promtool check metrics; valgrind: memcheck test; redis-server: the Redis job store tests
 # Python libraries for the integration tests and the FastAPI twin; Debian's
 # packages are visible to /usr/bin/python3 only.
 PY_PKGS="python3 python3-requests python3-aiohttp python3-httpx python3-fastapi python3-uvicorn gunicorn"
@@ -37,8 +37,16 @@ else
     echo "deps.sh: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    # nginx-light's postinst tries to start nginx on :80; we only use nginx with our
-    # own config on loopback, so a failing default site must not fail the install.
+    # nginx, redis-server and prometheus would start system services from
+    # their postinst (nginx on :80, redis on :6379). The tests start their own
+    # instances on their own ports, so no service is started during the
+    # install: a policy-rc.d that denies every start, removed afterwards.
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
     echo "deps.sh: done"
 fi

@@ -85,7 +85,7 @@ def main():
     ap.add_argument("--target-ms", type=float, default=80, help="one request's duration on /cycle")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as cwd:
-        proc, port = start(os.path.join(a.bin, "lanes-demo"), cwd)
+        proc, port = start(os.path.join(os.path.abspath(a.bin), "lanes-demo"), cwd)
         try:
             # calibrate n so one /cycle request takes about target-ms
             n = 2_000_000

@@ -10,7 +10,9 @@ BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libcmocka-de
 TOOL_PKGS="curl hey wrk nginx-light redis-server procps iproute2 prometheus valgrind"  # prometheus: promtool check metrics; valgrind: memcheck test; redis-server: the Redis job store tests
 # Python libraries for the integration tests and the FastAPI twin; Debian's
 # packages are visible to /usr/bin/python3 only.
-PY_PKGS="python3 python3-requests python3-aiohttp python3-httpx python3-fastapi python3-uvicorn gunicorn"
+# uvloop + httptools: uvicorn picks them up by itself, as `pip install
+# uvicorn[standard]` would give it, so the FastAPI twin is not handicapped.
+PY_PKGS="python3 python3-requests python3-aiohttp python3-httpx python3-fastapi python3-uvicorn python3-uvloop python3-httptools gunicorn"
 # Sanitizer and fuzzing runtimes (clang).
 SAN_PKGS="clang libclang-rt-14-dev"
 # /docs tests: headless Chromium, driven through playwright-core (npm, below).

@@ -52,6 +52,15 @@ lanes_app *lanes_app_new(void);
 void lanes_app_free(lanes_app *app);
 
 /*
+ * What /openapi.json and /docs say about the API (FastAPI's title=, version=,
+ * description=). NULL leaves a field as it is; the defaults are the program's
+ * name, the lanes version, and a line on lanes' lanes. The strings are copied.
+ * 0, -EINVAL (no app, or a string over 4 KiB) or -ENOMEM.
+ */
+int lanes_app_info(lanes_app *app, const char *title, const char *version,
+                   const char *description);
+
+/*
  * Optional per-route settings. Zero-initialise and set what you need.
  *
  * query: the query parameters the route takes, as "name:type" items separated by

@@ -472,6 +472,13 @@ int main(int argc, char **argv)
     lanes_app *app = lanes_app_new();
     if (!app)
         return 1;
+    /* The title stays the program's name; the rest shows in /docs. */
+    if (lanes_app_info(app, NULL, "1.0",
+                       "Every endpoint of the seed experiments (FastAPI concurrency "
+                       "write-ups), each in the lane its experiment names.") < 0) {
+        lanes_app_free(app);
+        return 1;
+    }
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const route *r = &routes[i];
         lanes_route_opts o = { .summary = r->summary, .query = r->query };

@@ -24,6 +24,35 @@ lanes_app *lanes_app_new(void)
     return app;
 }
 
+/* Replaces *field by a copy of value (NULL: leaves it). */
+static int set_text(char **field, const char *value)
+{
+    if (!value)
+        return 0;
+    char *copy = strdup(value);
+    if (!copy)
+        return -ENOMEM;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+int lanes_app_info(lanes_app *app, const char *title, const char *version,
+                   const char *description)
+{
+    if (!app)
+        return -EINVAL;
+    if ((title && strlen(title) > 4096) || (version && strlen(version) > 4096) ||
+        (description && strlen(description) > 4096))
+        return -EINVAL;   /* checked first: all or nothing */
+    int rc = set_text(&app->title, title);
+    if (rc == 0)
+        rc = set_text(&app->version, version);
+    if (rc == 0)
+        rc = set_text(&app->description, description);
+    return rc;
+}
+
 static void route_free(lanes_route_def *r)
 {
     free(r->pattern);
@@ -40,6 +69,9 @@ void lanes_app_free(lanes_app *app)
         route_free(app->routes[i]);
     free(app->routes);
     lanes_router_free(app->router);
+    free(app->title);
+    free(app->version);
+    free(app->description);
     free(app);
 }
 

@@ -73,6 +73,7 @@ struct lanes_app {
     lanes_route_def **routes;
     int nroutes, cap;
     lanes_config cfg;
+    char *title, *version, *description;   /* lanes_app_info; NULL = default */
 };
 
 void lanes_config_defaults(lanes_config *cfg);

@@ -96,14 +96,14 @@ static void send_page(lanes_req *req, page *p)
     lanes_buf_free(&p->b);
 }
 
-static void page_head(page *p, const char *extra_head)
+static void page_head(page *p, const lanes_app *app, const char *extra_head)
 {
     lanes_buf_init(&p->b);
     p->err = 0;
     put(p, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
            "<title>");
-    put_esc(p, lanes_openapi_title());
+    put_esc(p, lanes_openapi_title(app));
     put(p, " - docs</title>\n");
     put(p, extra_head);
     put(p, "</head>\n<body>\n");
@@ -114,7 +114,7 @@ static void page_head(page *p, const char *extra_head)
 static void swagger_page(lanes_req *req)
 {
     page p;
-    page_head(&p, "<link rel=\"stylesheet\" href=\"/docs/swagger-ui.css\">\n"
+    page_head(&p, req->worker->app, "<link rel=\"stylesheet\" href=\"/docs/swagger-ui.css\">\n"
                   "<link rel=\"icon\" type=\"image/png\" href=\"/docs/favicon-32x32.png\">\n");
     put(&p, "<div id=\"swagger-ui\"></div>\n"
             "<script src=\"/docs/swagger-ui-bundle.js\"></script>\n"
@@ -165,12 +165,12 @@ static void plain_page(lanes_req *req)
 {
     const lanes_app *app = req->worker->app;
     page p;
-    page_head(&p, "<style>body{font-family:sans-serif;margin:2em}"
+    page_head(&p, app, "<style>body{font-family:sans-serif;margin:2em}"
                   "table{border-collapse:collapse}td,th{padding:.3em .8em;"
                   "border-bottom:1px solid #ddd;text-align:left}.lane{font-weight:bold}"
                   "</style>\n");
     put(&p, "<h1>");
-    put_esc(&p, lanes_openapi_title());
+    put_esc(&p, lanes_openapi_title(app));
     put(&p, "</h1>\n<p>Swagger UI is not installed (run scripts/deps.sh, or set "
             "LANES_SWAGGER_UI_DIR to a swagger-ui-dist directory). The machine-"
             "readable description is at <a href=\"/openapi.json\">/openapi.json</a>."

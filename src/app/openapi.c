@@ -27,8 +27,10 @@
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-const char *lanes_openapi_title(void)
+const char *lanes_openapi_title(const lanes_app *app)
 {
+    if (app && app->title)
+        return app->title;
     /* glibc keeps argv[0]'s basename here; the app may not know its own name
      * at registration time, and lanes_main's argv does not reach us. */
     const char *name = program_invocation_short_name;
@@ -260,19 +262,20 @@ static void write_operation(lanes_jw *w, const lanes_route_def *r, const char *o
 
 /* ---- the document ------------------------------------------------------------ */
 
-static void write_info(lanes_jw *w)
+static void write_info(lanes_jw *w, const lanes_app *app)
 {
     lanes_jw_key(w, "openapi");
     lanes_jw_str(w, "3.1.0");
     lanes_jw_key(w, "info");
     lanes_jw_obj(w);
     lanes_jw_key(w, "title");
-    lanes_jw_str(w, lanes_openapi_title());
+    lanes_jw_str(w, lanes_openapi_title(app));
     lanes_jw_key(w, "version");
-    lanes_jw_str(w, LANES_VERSION);
+    lanes_jw_str(w, app->version ? app->version : LANES_VERSION);
     lanes_jw_key(w, "description");
-    lanes_jw_str(w, "Served by lanes. Each operation runs in the lane named by its "
-                    "x-lane (loop, thread, process, job), which is also its tag.");
+    lanes_jw_str(w, app->description ? app->description
+                 : "Served by lanes. Each operation runs in the lane named by its "
+                   "x-lane (loop, thread, process, job), which is also its tag.");
     lanes_jw_end(w);
 }
 
@@ -363,7 +366,7 @@ out:
 int lanes_openapi_build(const lanes_app *app, lanes_jw *w)
 {
     lanes_jw_obj(w);
-    write_info(w);
+    write_info(w, app);
     write_tags(w, app);
     int rc = write_paths(w, app);
     if (rc < 0)

@@ -26,8 +26,8 @@ int lanes_openapi_build(const lanes_app *app, lanes_jw *w);
  * of the document and of the route list on the plain /docs page. */
 int lanes_openapi_is_doc_route(const lanes_route_def *r);
 
-/* The API's title: the program's name ("lanes-demo"). */
-const char *lanes_openapi_title(void);
+/* The API's title: lanes_app_info's, else the program's name ("lanes-demo"). */
+const char *lanes_openapi_title(const lanes_app *app);
 
 /* "/fib/{n:int}" -> "/fib/{n}" into out (cap >= strlen(pattern) + 1). */
 void lanes_openapi_path(const char *pattern, char *out, size_t cap);

@@ -107,8 +107,11 @@ class OpenAPIDocument(DocsServer):
         self.assertEqual(self.status, 200)
         self.assertTrue(self.headers.get("content-type", "").startswith("application/json"))
         self.assertEqual(self.doc["openapi"], "3.1.0")
+        # The title defaults to the program's name; the demo sets the rest
+        # with lanes_app_info().
         self.assertEqual(self.doc["info"]["title"], "lanes-demo")
-        self.assertTrue(self.doc["info"]["version"])
+        self.assertEqual(self.doc["info"]["version"], "1.0")
+        self.assertTrue(self.doc["info"]["description"].startswith("Every endpoint of the seed"))
 
     def test_demo_routes_with_lanes_and_parameters(self):
         paths = self.doc["paths"]

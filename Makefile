@@ -30,10 +30,11 @@ test-asan: deps
 
 # The suite under ThreadSanitizer: the pool, completions, the watchdog.
 # Coroutine switches are announced to TSan as fiber switches (coro.c).
+# tests/tsan.supp lists the proven false positives (each with its proof).
 test-tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DLANES_SANITIZE=thread
 	cmake --build build-tsan -j $(JOBS)
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j 2
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp ctest --output-on-failure -j 2
 
 # libFuzzer on the whole request path (tests/fuzz), ASan + UBSan, for
 # FUZZ_SECONDS. New inputs land in build-fuzz/corpus; a crash is written to

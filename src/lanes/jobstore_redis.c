@@ -100,11 +100,15 @@ static const char *const script_text[SC_N] = {
     [SC_CLAIM] = LUA_PRELUDE
         "local id, e = ARGV[3], ARGV[4]\n"
         "local h = job(id)\n"
-        "local v = redis.call('HMGET', h, 'state', 'entry')\n"
-        "if v[1] ~= 'queued' or v[2] ~= e then drop_entry(e) return false end\n"
+        "local v = redis.call('HMGET', h, 'state', 'entry', 'runner')\n"
+        "if v[2] ~= e or (v[1] ~= 'queued' and v[1] ~= 'running') then drop_entry(e) return false end\n"
+        /* Running under this very runner, which is idle since it asks: its
+         * claim's reply was lost, or its result could not be stored. Run it
+         * again now rather than after the lease; another's: the sweep judges. */
+        "if v[1] == 'running' and v[3] ~= ARGV[7] then return false end\n"
         "redis.call('HINCRBY', h, 'attempts', 1)\n"
         "redis.call('HSET', h, 'state', 'running', 'lease_until', ARGV[6], 'runner', ARGV[7], 'started', ARGV[5])\n"
-        "moved(id, 'queued', 'running')\n"
+        "moved(id, v[1], 'running')\n"
         "return redis.call('HGETALL', h)\n",
     /* id, entry, now, max_retries -> 0 left alone, 1 queued again, 2 failed */
     [SC_REQUEUE] = LUA_PRELUDE
@@ -217,6 +221,7 @@ struct lanes_jobconn {
     int down_err;                 /* why the last connect failed */
     double next_sweep;            /* monotonic */
     long long lease_ms;           /* of the last claim: the idle time that marks a dead runner */
+    int check_own;                /* look at entries delivered to this runner but not claimed */
 };
 
 /* ---- time and the outage log -------------------------------------------------------------- */
@@ -490,6 +495,7 @@ static int connect_now(lanes_jobconn *c)
         drop(c);
         return rc;
     }
+    c->check_own = 1;   /* a read may have been delivered just before the connection broke */
     note_up(c);
     return 0;
 }
@@ -779,32 +785,77 @@ static int redis_requeue_expired(lanes_jobconn *c, double now, int max_retries, 
     return rc < 0 ? rc : sweep(c, c->lease_ms, now, max_retries, requeued, failed);
 }
 
-/* XREADGROUP one new entry for runner. 1 with *r holding it, 0 none, < 0. */
-static int read_new(lanes_jobconn *c, const char *runner, redisReply **r, const char **entry, const char **id)
+/* XREADGROUP for runner: from ">" (new entries, waiting BLOCK_MS for one) or
+ * from "0" (the entries already delivered to runner and not acknowledged).
+ * Returns the reply's entry list in *list (inside *r), or NULL when none. */
+static int read_group(lanes_jobconn *c, const char *runner, int own, redisReply **r, const redisReply **list)
 {
-    const char *argv[10] = { "XREADGROUP", "GROUP", GROUP, runner, "COUNT", "1", "BLOCK", BLOCK_MS,
-                             "STREAMS", KEY_PREFIX "stream" };
-    const char *full[11];
-    memcpy(full, argv, sizeof argv);
-    full[10] = ">";
+    const char *argv[11] = { "XREADGROUP", "GROUP", GROUP, runner, "COUNT", own ? "16" : "1", "BLOCK", BLOCK_MS,
+                             "STREAMS", KEY_PREFIX "stream", ">" };
+    if (own) {   /* no BLOCK: the history answers at once */
+        argv[6] = "STREAMS";
+        argv[7] = KEY_PREFIX "stream";
+        argv[8] = "0";
+    }
     int err;
-    *r = command(c, 11, full, NULL, &err);
+    *list = NULL;
+    *r = command(c, own ? 9 : 11, argv, NULL, &err);
     if (!*r)
         return err == -ENOSR ? make_group(c) : err;
-    /* [[stream, [[entry, [id, ...]]]]] or nil after BLOCK */
+    /* [[stream, [[entry, [field, value...]], ...]]], or nil after BLOCK */
     const redisReply *x = *r;
     if (x->type == REDIS_REPLY_ARRAY && x->elements == 1 && x->element[0]->type == REDIS_REPLY_ARRAY &&
-        x->element[0]->elements == 2 && x->element[0]->element[1]->type == REDIS_REPLY_ARRAY &&
-        x->element[0]->element[1]->elements == 1) {
-        int rc = entry_job(x->element[0]->element[1]->element[0], entry, id);
-        if (rc == 0)
-            return 1;
-        if (rc == -ENOENT && *entry)
-            simple(c, "XACK", KEY_PREFIX "stream", GROUP, *entry, NULL, NULL);   /* not ours: drop it */
-    }
-    freeReplyObject(*r);
-    *r = NULL;
+        x->element[0]->elements == 2 && x->element[0]->element[1]->type == REDIS_REPLY_ARRAY)
+        *list = x->element[0]->element[1];
     return 0;
+}
+
+/* The claim script on one delivered entry: 1 claimed (out filled), 0 skip. */
+static int take(lanes_jobconn *c, const lanes_job_claim *how, double mono, const redisReply *e, lanes_job *out)
+{
+    const char *entry = NULL, *id = NULL;
+    int rc = entry_job(e, &entry, &id);
+    if (rc < 0) {
+        if (rc == -ENOENT && entry)   /* not a job entry, or deleted: nothing to claim */
+            simple(c, "XACK", KEY_PREFIX "stream", GROUP, entry, NULL, NULL);
+        return 0;
+    }
+    /* The read may have waited for the entry: start the clock (and the
+     * lease) when it came, on the caller's time base. */
+    double at = how->now + (mono_now() - mono);
+    char now[32], until[32];
+    snprintf(now, sizeof now, "%.6f", at);
+    snprintf(until, sizeof until, "%.6f", at + how->lease);
+    const char *args[5] = { id, entry, now, until, how->runner && *how->runner ? how->runner : "lanes" };
+    int err;
+    redisReply *r = script(c, SC_CLAIM, 5, args, NULL, &err);
+    if (!r) {
+        c->check_own = 1;   /* the entry stays delivered to us: look at it again next time */
+        return err;
+    }
+    rc = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0)
+        rc = read_hash(r, id, out) < 0 ? -ENOMEM : 1;
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Entries delivered to this runner that it never claimed (the claim script
+ * failed: Redis went away between the read and the script). */
+static int take_own(lanes_jobconn *c, const lanes_job_claim *how, double mono, const char *runner, lanes_job *out)
+{
+    redisReply *r;
+    const redisReply *list;
+    int rc = read_group(c, runner, 1, &r, &list);
+    if (rc < 0 || !r)
+        return rc;
+    c->check_own = 0;
+    for (size_t i = 0; list && i < list->elements && rc == 0; i++)
+        rc = take(c, how, mono, list->element[i], out);
+    freeReplyObject(r);
+    if (rc == 1)
+        c->check_own = 1;   /* there may be more */
+    return rc;
 }
 
 static int redis_claim(lanes_jobconn *c, const lanes_job_claim *how, lanes_job *out)
@@ -822,31 +873,20 @@ static int redis_claim(lanes_jobconn *c, const lanes_job_claim *how, lanes_job *
             return rc;
     }
     const char *runner = how->runner && *how->runner ? how->runner : "lanes";
+    if (c->check_own && (rc = take_own(c, how, mono, runner, out)) != 0)
+        return rc;
     /* A few entries may be skipped (cancelled, expired): try the next. */
     for (int tries = 0; tries < 8; tries++) {
-        redisReply *x;
-        const char *entry = NULL, *id = NULL;
-        if ((rc = read_new(c, runner, &x, &entry, &id)) <= 0)
+        redisReply *r;
+        const redisReply *list;
+        if ((rc = read_group(c, runner, 0, &r, &list)) < 0)
             return rc;
-        /* The read may have waited for the entry: start the clock (and the
-         * lease) when it came, on the caller's time base. */
-        double at = how->now + (mono_now() - mono);
-        char now[32], until[32];
-        snprintf(now, sizeof now, "%.6f", at);
-        snprintf(until, sizeof until, "%.6f", at + how->lease);
-        const char *args[5] = { id, entry, now, until, runner };
-        int err;
-        redisReply *r = script(c, SC_CLAIM, 5, args, NULL, &err);
-        if (!r) {
-            freeReplyObject(x);
-            return err;   /* the entry stays pending: the sweep hands it on */
-        }
-        rc = 0;
-        if (r->type == REDIS_REPLY_ARRAY && r->elements > 0)
-            rc = read_hash(r, id, out) < 0 ? -ENOMEM : 1;
+        if (!r)
+            return 0;
+        rc = list && list->elements == 1 ? take(c, how, mono, list->element[0], out) : 0;
+        int empty = !list || list->elements == 0;
         freeReplyObject(r);
-        freeReplyObject(x);
-        if (rc != 0)
+        if (rc != 0 || empty)
             return rc;
     }
     return 0;

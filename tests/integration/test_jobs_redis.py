@@ -365,12 +365,18 @@ class RedisRoles(unittest.TestCase):
         self.http = None
 
     def tearDown(self):
+        codes = {}
         for p in self.procs:
-            p.stop()
+            was_killed = not p.alive()
+            rc = p.stop()
+            if not was_killed:
+                codes[p.proc.pid] = rc
         if self.http is not None:
-            self.http.stop(timeout=15)
+            codes["http"] = self.http.stop(timeout=15)
             self.http.close_log()
         self.redis.remove()
+        # a clean SIGTERM exit is 0 (under ASan a leak or error would not be)
+        self.assertEqual(set(codes.values()) - {0}, set(), codes)
 
     def jobs_proc(self, *flags):
         p = JobsOnly("--jobs", self.redis.url(), *flags).start()

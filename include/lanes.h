@@ -11,7 +11,7 @@
  *   LANES_PROCESS   a pool of helper processes           yes: a crash costs one request a 500
  *                   (--procs, re-executed app binary)
  *   LANES_JOB       job runners reading a durable queue  yes: the client gets 202 + a job id
- *                   (SQLite, --jobs-db)                  at once; GET /jobs/{id} for the result
+ *                   (SQLite --jobs-db, or Redis --jobs)  at once; GET /jobs/{id} for the result
  *
  * The same calls work in every lane with the meaning the lane gives them:
  * lanes_sleep() suspends only the coroutine in LANES_LOOP and blocks the thread in

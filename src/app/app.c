@@ -217,6 +217,8 @@ void lanes_config_defaults(lanes_config *cfg)
     snprintf(cfg->jobs_db, sizeof cfg->jobs_db, "lanes-jobs.db");
     cfg->job_retries = 3;
     cfg->job_runners = 2;
+    cfg->job_ttl = 86400;
+    cfg->role = LANES_ROLE_BOTH;
     cfg->job_lease = 30.0;
     cfg->block_warn = 0.1;          /* asyncio debug mode's slow-callback threshold */
     cfg->stats_interval = 0;

@@ -56,7 +56,10 @@ typedef struct {
     long proc_max_tasks;          /* recycle a helper after this many tasks (0 = never) */
 
     /* JOB lane */
-    char jobs_db[256];
+    char jobs_db[256];            /* SQLite file, or the redis:// URL when jobs_redis */
+    int jobs_redis;               /* --jobs redis://...: the Redis store */
+    long job_ttl;                 /* Redis: seconds a job is kept after its last change */
+    int role;                     /* LANES_ROLE_*: --role */
     int job_retries;
     int job_runners;              /* runner threads per worker */
     double job_lease;             /* seconds a claim is held before another runner may retry */
@@ -67,6 +70,10 @@ typedef struct {
     int docs;                     /* /docs and /openapi.json */
     int metrics;                  /* /metrics */
 } lanes_config;
+
+/* --role: what this process does. JOBS runs job runners and serves no HTTP;
+ * HTTP serves (and enqueues) but runs no job. */
+enum { LANES_ROLE_BOTH = 0, LANES_ROLE_HTTP, LANES_ROLE_JOBS };
 
 struct lanes_app {
     lanes_router *router;

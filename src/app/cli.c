@@ -13,6 +13,7 @@
 #include "app/metrics.h"
 #include "app/openapi.h"
 #include "lanes/jobs.h"
+#include "lanes/jobstore.h"
 #include "lanes/procpool.h"
 #include "server/master.h"
 #include "server/worker.h"
@@ -52,6 +53,11 @@ static const char usage[] =
     "  --procs N                   helper processes per worker (default: CPU count)\n"
     "  --proc-max-tasks N          recycle a helper after N tasks (default 0: never)\n"
     "  --jobs-db PATH              SQLite job store, shared by all workers (default lanes-jobs.db)\n"
+    "  --jobs STORE                job store: sqlite:PATH (as --jobs-db) or\n"
+    "                              redis://HOST:PORT[/DB], shared by many machines\n"
+    "  --job-ttl S                 Redis: forget a job S seconds after its last change (default 86400)\n"
+    "  --role both|http|jobs       http: serve and enqueue, run no jobs; jobs: run job\n"
+    "                              runners only, no HTTP listener (default both)\n"
     "  --job-retries N             runs of a job whose runner died before it is failed (default 3)\n"
     "  --job-runners N             job runner threads per worker (default 2)\n"
     "  --job-lease S               seconds a claimed job is reserved for its runner (default 30)\n"
@@ -104,6 +110,30 @@ static int parse_seconds(const char *s, double lo, double hi, double *out)
     if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
         return -EINVAL;
     *out = v;
+    return 0;
+}
+
+/* --jobs sqlite:PATH | redis://HOST:PORT[/DB]. A bad URL is refused here,
+ * with the reason, rather than when the first worker starts. */
+static int apply_jobs(lanes_config *cfg, const char *val, const char **why)
+{
+    *why = "expected sqlite:PATH or redis://HOST:PORT[/DB]";
+    if (!strncmp(val, "sqlite:", 7)) {
+        if (!val[7] || strlen(val + 7) >= sizeof cfg->jobs_db)
+            return *why = "path too long or empty", -EINVAL;
+        strcpy(cfg->jobs_db, val + 7);
+        cfg->jobs_redis = 0;
+        return 0;
+    }
+    if (strncmp(val, "redis://", 8) != 0)
+        return -EINVAL;
+    lanes_redis_url url;
+    if (lanes_redis_url_parse(val, &url, why) < 0)
+        return -EINVAL;
+    if (strlen(val) >= sizeof cfg->jobs_db)
+        return *why = "URL too long", -EINVAL;
+    strcpy(cfg->jobs_db, val);
+    cfg->jobs_redis = 1;
     return 0;
 }
 
@@ -195,7 +225,20 @@ static int apply(lanes_config *cfg, const char *flag, const char *val, const cha
         if (strlen(val) >= sizeof cfg->jobs_db || !*val)
             return *why = "path too long or empty", -EINVAL;
         strcpy(cfg->jobs_db, val);
+        cfg->jobs_redis = 0;
         return 0;
+    } else if (!strcmp(flag, "--jobs")) {
+        return apply_jobs(cfg, val, why);
+    } else if (!strcmp(flag, "--job-ttl")) {
+        *why = "expected whole seconds, 1..31536000";
+        if ((rc = parse_long(val, 1, 31536000, &l)) == 0)
+            cfg->job_ttl = l;
+    } else if (!strcmp(flag, "--role")) {
+        *why = "expected both, http or jobs";
+        int role = !strcmp(val, "both") ? LANES_ROLE_BOTH : !strcmp(val, "http") ? LANES_ROLE_HTTP
+                 : !strcmp(val, "jobs") ? LANES_ROLE_JOBS : -1;
+        if (role >= 0)
+            cfg->role = role, rc = 0;
     } else if (!strcmp(flag, "--job-retries")) {
         *why = "expected 0..1000";
         if ((rc = parse_long(val, 0, 1000, &l)) == 0)
@@ -311,6 +354,12 @@ int lanes_main(lanes_app *app, int argc, char **argv)
         return rc > 0 ? 0 : 2;
     }
     lanes_log_set_level(app->cfg.log_level);
+    if (app->cfg.role == LANES_ROLE_JOBS && (!lanes_app_has_lane(app, LANES_JOB) || app->cfg.job_runners == 0)) {
+        fprintf(stderr, "%s: --role jobs: nothing to run (%s)\n", argv[0],
+                app->cfg.job_runners == 0 ? "--job-runners is 0" : "this app has no JOB routes");
+        lanes_app_free(app);
+        return 2;
+    }
     if (lanes_app_has_lane(app, LANES_JOB) && (rc = lanes_jobs_register_routes(app)) < 0) {
         fprintf(stderr, "%s: cannot register /jobs routes: %s\n", argv[0], lanes_strerror(rc));
         lanes_app_free(app);

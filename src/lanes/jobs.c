@@ -1,15 +1,18 @@
 /*
  * jobs.c — the JOB lane: durable jobs on top of jobstore.h.
  *
- * A JOB route's request is stored as a job on the loop thread (one local
- * INSERT, committed before the 202 goes out: an acknowledged job survives a
- * crash or kill -9 of the whole server) and answered at once with its id.
+ * A JOB route's request is stored as a job, durably, before the 202 with its
+ * id goes out: an acknowledged job survives a crash or kill -9 of the whole
+ * server. With SQLite that is one local INSERT on the loop thread; with a
+ * remote store (Redis) the submission runs on the thread pool, and the
+ * request resumes on the loop when the store has answered.
  * Runner threads of every worker claim jobs from the shared store with a
  * lease, rebuild the stored request (lanes_req_synth + lanes_req_route), run
  * the route's handler and store its answer as the job's result.
  *
  * Threads here, per worker:
- *   loop thread   lanes_jobs_submit (its own store connection), close.
+ *   loop thread   lanes_jobs_submit (its own store connection: SQLite
+ *                 only), close.
  *   runners       cfg->job_runners plain pthreads, each with its own store
  *                 connection and its own detached lanes_req. Not the request
  *                 thread pool: a long job must not take a THREAD handler's slot.
@@ -17,8 +20,9 @@
  *                 running, every lease/3 s, so a job may run longer than its
  *                 lease while its process lives; when the process dies the
  *                 renewals stop, the lease ends and another runner retries.
- *   pool threads  GET/DELETE /jobs handlers (LANES_THREAD routes: SQLite
- *                 blocks), borrowing connections from a small free list.
+ *   pool threads  GET/DELETE /jobs handlers (LANES_THREAD routes: the store
+ *                 may block), and remote submissions, borrowing connections
+ *                 from a free list.
  * A store connection is only ever used by one thread at a time.
  *
  * Runners never touch libuv or a connection; the loop never waits for them
@@ -40,6 +44,7 @@
 #include "http/response.h"
 #include "lanes/jobstore.h"
 #include "lanes/lane.h"
+#include "lanes/pool.h"
 #include "server/worker.h"
 #include "util/log.h"
 
@@ -48,7 +53,8 @@
 #define BUSY_TIMEOUT_LOOP_S 2.0   /* the loop waits at most this for the write lock */
 #define BUSY_TIMEOUT_S 10.0       /* runners, keeper, /jobs handlers */
 #define SLOW_SUBMIT_S 0.050       /* a submission this slow blocked the loop: say so */
-#define API_CONNS_KEPT 8
+#define API_CONNS_KEPT 8           /* SQLite: /jobs requests are rare */
+#define API_CONNS_KEPT_REMOTE 64   /* remote: every submission borrows one too */
 #define LIST_DEFAULT 50
 #define LIST_MAX 1000
 
@@ -84,8 +90,9 @@ struct lanes_jobs {
     int keeper_started;
     lanes_jobconn *keeper_conn;
 
-    lanes_jobconn *api_free[API_CONNS_KEPT];   /* under mu */
+    lanes_jobconn *api_free[API_CONNS_KEPT_REMOTE];   /* under mu */
     int napi_free;
+    int api_keep;                 /* how many of api_free to keep */
 };
 
 static double now_wall(void) { return lanes_time(); }
@@ -193,6 +200,13 @@ static int rebuild(runner *r, const lanes_job *job, char *why, size_t cap)
     return 0;
 }
 
+/* A store that is busy, restarting or briefly unreachable. */
+static int transient(int rc)
+{
+    return rc == -EBUSY || rc == -EIO || rc == -EAGAIN || rc == -ECONNREFUSED || rc == -ECONNRESET ||
+           rc == -ETIMEDOUT || rc == -ENOTCONN;
+}
+
 /* Stores the outcome; a store that is briefly busy gets a few more tries,
  * since giving up here means the job runs again once its lease ends. */
 static void record(runner *r, const lanes_job *job, const char *reason)
@@ -200,7 +214,7 @@ static void record(runner *r, const lanes_job *job, const char *reason)
     lanes_jobs *j = r->jobs;
     lanes_req *req = r->req;
     int rc = -EBUSY;
-    for (int tries = 0; tries < 5 && (rc == -EBUSY || rc == -EIO); tries++) {
+    for (int tries = 0; tries < 5 && transient(rc); tries++) {
         if (tries)
             sleep(1);
         if (reason)
@@ -296,6 +310,9 @@ static void *runner_main(void *arg)
                 lanes_log(LANES_LOG_WARN, "job runner %s: claim failed: %s (retrying)", r->name, lanes_strerror(rc));
             last_err = rc;
             backoff = POLL_MAX_S;
+        } else if (j->ops->remote) {
+            last_err = 0;
+            continue;   /* the claim itself waited for new work */
         }
         if (idle_wait(j, seen, backoff))
             break;
@@ -394,19 +411,29 @@ static void free_jobs(lanes_jobs *j)
     free(j);
 }
 
-/* Every connection is opened here, on the loop thread, so a store that cannot
- * be opened stops the worker at start instead of leaving runners idle. */
-static int open_all(lanes_jobs *j, const char *path)
+static int open_conn(lanes_jobs *j, double busy_timeout, int flags, lanes_jobconn **out)
 {
+    int rc = j->ops->open(j->w->cfg->jobs_db, busy_timeout, flags, out);
+    if (rc == 0 && j->ops->set_ttl)
+        j->ops->set_ttl(*out, j->w->cfg->job_ttl);
+    return rc;
+}
+
+/* Every connection is opened here, on the loop thread, so a store that cannot
+ * be opened stops the worker at start instead of leaving runners idle. (A
+ * remote store opens without waiting for its server, which may come later.) */
+static int open_all(lanes_jobs *j)
+{
+    int rc;
     /* With no runner here the loop's connection must checkpoint itself, or the
-     * WAL would grow until some other worker's runner does. */
+     * WAL would grow until some other worker's runner does. A remote store
+     * has no loop connection: the loop never waits on the network. */
     int light = j->nrunners > 0 ? LANES_JOBCONN_LIGHT : 0;
-    int rc = j->ops->open(path, BUSY_TIMEOUT_LOOP_S, light, &j->loop_conn);
-    if (rc < 0)
+    if (!j->ops->remote && (rc = open_conn(j, BUSY_TIMEOUT_LOOP_S, light, &j->loop_conn)) < 0)
         return rc;
     if (j->nrunners == 0)
         return 0;
-    if ((rc = j->ops->open(path, BUSY_TIMEOUT_S, 0, &j->keeper_conn)) < 0)
+    if ((rc = open_conn(j, BUSY_TIMEOUT_S, 0, &j->keeper_conn)) < 0)
         return rc;
     char host[64] = "localhost";
     gethostname(host, sizeof host - 1);
@@ -415,7 +442,7 @@ static int open_all(lanes_jobs *j, const char *path)
         r->jobs = j;
         r->index = i;
         snprintf(r->name, sizeof r->name, "%s:%d/%d", host, (int)j->w->pid, i);
-        if ((rc = j->ops->open(path, BUSY_TIMEOUT_S, 0, &r->conn)) < 0)
+        if ((rc = open_conn(j, BUSY_TIMEOUT_S, 0, &r->conn)) < 0)
             return rc;
         if (!(r->req = lanes_req_new_detached(j->w)))
             return -ENOMEM;
@@ -477,8 +504,9 @@ int lanes_jobs_new(lanes_jobs **out, lanes_worker *w)
     if (!j)
         return -ENOMEM;
     j->w = w;
-    j->ops = &lanes_jobstore_sqlite;
-    j->nrunners = w->cfg->job_runners;
+    j->ops = w->cfg->jobs_redis ? &lanes_jobstore_redis : &lanes_jobstore_sqlite;
+    j->nrunners = w->cfg->role == LANES_ROLE_HTTP ? 0 : w->cfg->job_runners;
+    j->api_keep = j->ops->remote ? API_CONNS_KEPT_REMOTE : API_CONNS_KEPT;
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->wake, NULL);
     pthread_cond_init(&j->keeper_wake, NULL);
@@ -486,7 +514,7 @@ int lanes_jobs_new(lanes_jobs **out, lanes_worker *w)
         free_jobs(j);
         return -ENOMEM;
     }
-    int rc = open_all(j, w->cfg->jobs_db);
+    int rc = open_all(j);
     if (rc == 0)
         rc = start_threads(j);
     if (rc < 0) {
@@ -494,8 +522,9 @@ int lanes_jobs_new(lanes_jobs **out, lanes_worker *w)
         free_jobs(j);
         return rc;
     }
-    lanes_log(LANES_LOG_INFO, "job lane: store %s (%s), %d runner(s), lease %.1f s, retries %d",
-              w->cfg->jobs_db, j->ops->name, j->nrunners, w->cfg->job_lease, w->cfg->job_retries);
+    lanes_log(LANES_LOG_INFO, "job lane: store %s (%s), %d runner(s), lease %.1f s, retries %d%s",
+              w->cfg->jobs_db, j->ops->name, j->nrunners, w->cfg->job_lease, w->cfg->job_retries,
+              w->cfg->role == LANES_ROLE_HTTP ? " (--role http)" : "");
     *out = j;
     return 0;
 }
@@ -539,12 +568,17 @@ static void answer_accepted(lanes_req *req, const char *id)
     lanes_set_header(req, "Location", url);
 }
 
-void lanes_jobs_submit(lanes_jobs *j, lanes_req *req)
+static lanes_jobconn *borrow_conn(lanes_jobs *j, int *err);
+static void return_conn(lanes_jobs *j, lanes_jobconn *c);
+
+/* Stores req as a job through c and answers it: 202, or 503 with the reason.
+ * hdrs is scratch space owned by the calling thread. */
+static void store_job(lanes_jobs *j, lanes_jobconn *c, lanes_req *req, lanes_buf *hdrs)
 {
     lanes_job job = { 0 };
     int rc = lanes_job_new_id(job.id);
     if (rc == 0)
-        rc = serialize_headers(&j->hdr_scratch, req);
+        rc = serialize_headers(hdrs, req);
     if (rc < 0) {
         lanes_response_error(req, 503, "cannot accept the job: out of memory");
         return;
@@ -552,17 +586,12 @@ void lanes_jobs_submit(lanes_jobs *j, lanes_req *req)
     job.route = (char *)req->route->label;
     job.method = req->method;
     job.target = (char *)req->path;   /* path and query, up to the URL's NUL */
-    job.headers = j->hdr_scratch.data;
-    job.headers_len = j->hdr_scratch.len;
+    job.headers = hdrs->data;
+    job.headers_len = hdrs->len;
     job.body = req->body.data;
     job.body_len = req->body.len;
     job.created = now_wall();
-    uint64_t t0 = uv_hrtime();
-    rc = j->ops->submit(j->loop_conn, &job);
-    double took = (double)(uv_hrtime() - t0) * 1e-9;
-    if (took > SLOW_SUBMIT_S)
-        lanes_log(LANES_LOG_WARN, "job submission (%s) blocked the loop for %.0f ms: job store busy?",
-                  req->route->label, took * 1e3);
+    rc = j->ops->submit(c, &job);
     if (rc < 0) {
         char msg[160];
         snprintf(msg, sizeof msg, "job store unavailable: %s", lanes_strerror(rc));
@@ -576,6 +605,52 @@ void lanes_jobs_submit(lanes_jobs *j, lanes_req *req)
     answer_accepted(req, job.id);
 }
 
+/* Pool thread: a remote submission. It touches only its request and the
+ * connection it borrowed; the loop resumes the request in submit_done. */
+static void submit_run(lanes_task *t)
+{
+    lanes_req *req = (lanes_req *)((char *)t - offsetof(lanes_req, task));
+    lanes_jobs *j = req->worker->jobs;
+    int rc;
+    lanes_jobconn *c = borrow_conn(j, &rc);
+    if (!c) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "job store unavailable: %s", lanes_strerror(rc));
+        lanes_response_error(req, 503, msg);
+        return;
+    }
+    lanes_buf hdrs;
+    lanes_buf_init(&hdrs);
+    store_job(j, c, req, &hdrs);
+    lanes_buf_free(&hdrs);
+    return_conn(j, c);
+}
+
+static void submit_done(lanes_task *t)
+{
+    lanes_lane_done((lanes_req *)((char *)t - offsetof(lanes_req, task)));
+}
+
+void lanes_jobs_submit(lanes_jobs *j, lanes_req *req)
+{
+    if (j->ops->remote) {
+        req->task.run = submit_run;
+        req->task.done = submit_done;
+        if (lanes_pool_submit(req->worker->pool, &req->task) == 0)
+            return;
+        lanes_response_error(req, 503, "job store unavailable: thread pool stopped");
+        lanes_lane_done(req);
+        return;
+    }
+    uint64_t t0 = uv_hrtime();
+    store_job(j, j->loop_conn, req, &j->hdr_scratch);
+    double took = (double)(uv_hrtime() - t0) * 1e-9;
+    if (took > SLOW_SUBMIT_S)
+        lanes_log(LANES_LOG_WARN, "job submission (%s) blocked the loop for %.0f ms: job store busy?",
+                  req->route->label, took * 1e3);
+    lanes_lane_done(req);
+}
+
 /* ---- the /jobs routes (pool threads) ------------------------------------------------------------ */
 
 static lanes_jobconn *borrow_conn(lanes_jobs *j, int *err)
@@ -587,14 +662,14 @@ static lanes_jobconn *borrow_conn(lanes_jobs *j, int *err)
     pthread_mutex_unlock(&j->mu);
     *err = 0;
     if (!c)
-        *err = j->ops->open(j->w->cfg->jobs_db, BUSY_TIMEOUT_S, 0, &c);
+        *err = open_conn(j, BUSY_TIMEOUT_S, 0, &c);
     return c;
 }
 
 static void return_conn(lanes_jobs *j, lanes_jobconn *c)
 {
     pthread_mutex_lock(&j->mu);
-    if (j->napi_free < API_CONNS_KEPT) {
+    if (j->napi_free < j->api_keep) {
         j->api_free[j->napi_free++] = c;
         c = NULL;
     }
@@ -638,6 +713,11 @@ static void put_full(lanes_jw *w, const lanes_job *job)
 {
     lanes_jw_obj(w);
     put_summary(w, job);
+    lanes_jw_key(w, "runner");
+    if (job->runner && *job->runner)
+        lanes_jw_str(w, job->runner);
+    else
+        lanes_jw_null(w);
     lanes_jw_key(w, "status_url");
     char url[16 + LANES_JOB_ID_LEN];
     snprintf(url, sizeof url, "/jobs/%s", job->id);

@@ -15,8 +15,10 @@ typedef struct lanes_jobs lanes_jobs;
 /* Loop thread, at worker start (after the thread pool exists). Opens the
  * store and starts cfg->job_runners runner threads. 0 or a negative errno. */
 int lanes_jobs_new(lanes_jobs **out, lanes_worker *w);
-/* Loop thread: stores req as a job and answers it 202 {"job_id","status_url"}
- * (or 503 with a reason). Never blocks for long: a local SQLite insert. */
+/* Loop thread: stores req as a job, answers it 202 {"job_id","status_url"}
+ * (or 503 with a reason), then finishes it with lanes_lane_done: at once
+ * after a local SQLite insert, or later, from the thread pool, for a remote
+ * store (the loop never waits on the network). */
 void lanes_jobs_submit(lanes_jobs *j, lanes_req *req);
 /* Loop thread, during drain: stops runners after their current job. */
 void lanes_jobs_close(lanes_jobs *j);

@@ -1,11 +1,11 @@
 /*
  * jobstore.h — the durable job store behind the JOB lane, as an interface: a
- * table of functions a backend fills in (SQLite now, Redis later), plus the
- * job record they exchange. jobs.c talks only to this interface.
+ * table of functions a backend fills in (SQLite, Redis), plus the job record
+ * they exchange. jobs.c talks only to this interface.
  *
  * A connection (lanes_jobconn) belongs to one thread at a time: SQLite
- * connections must not be used by two threads at once, and a Redis backend
- * will want the same rule. Every operation takes "now" (seconds since the
+ * connections must not be used by two threads at once, nor may a hiredis
+ * context. Every operation takes "now" (seconds since the
  * epoch) from the caller, so leases can be tested without sleeping.
  *
  * Life of a job: queued -> running (claimed, with a lease) -> done | failed,
@@ -69,6 +69,11 @@ typedef struct lanes_jobconn lanes_jobconn;
 
 typedef struct {
     const char *name;
+    /* A store across the network (Redis): any operation may wait up to about
+     * a second (its timeouts), so the loop thread never calls one; and claim
+     * itself waits briefly (a fraction of a second) for new work, so runners
+     * need not sleep between empty claims. 0 for a local file (SQLite). */
+    int remote;
     /* Opens one connection to the store at where (a file path for SQLite),
      * creating the store if needed. busy_timeout: seconds to wait for a lock
      * held by another connection before giving up with -EBUSY. flags:
@@ -107,10 +112,28 @@ typedef struct {
     /* How many jobs are in each state (indexed by lanes_job_state), for
      * /metrics. 0 or a negative errno. */
     int (*count)(lanes_jobconn *c, long counts[LANES_JOB_CANCELLED + 1]);
+    /* Optional (NULL when the store keeps jobs forever, as SQLite does): a job
+     * is forgotten ttl seconds after its last change of state. */
+    void (*set_ttl)(lanes_jobconn *c, long ttl);
 } lanes_jobstore_ops;
 
 /* The embedded default: one SQLite file in WAL mode (jobstore_sqlite.c). */
 extern const lanes_jobstore_ops lanes_jobstore_sqlite;
+/* Many machines: a Redis stream with a consumer group (jobstore_redis.c).
+ * open() takes a redis://HOST:PORT[/DB] URL and succeeds while Redis is down:
+ * operations then fail fast with a network errno until it is back. */
+extern const lanes_jobstore_ops lanes_jobstore_redis;
+
+/* A parsed redis://HOST[:PORT][/DB] URL (PORT defaults to 6379, DB to 0;
+ * HOST may be [v6-address]). */
+typedef struct {
+    char host[256];
+    int port;
+    int db;
+} lanes_redis_url;
+
+/* 0, or -EINVAL with *why saying what is wrong (static text). */
+int lanes_redis_url_parse(const char *url, lanes_redis_url *out, const char **why);
 
 /* ---- helpers shared by backends and the lane (jobstore.c) ---- */
 

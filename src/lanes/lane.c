@@ -168,10 +168,11 @@ static void start_handler(lanes_req *req)
     }
     if (req->route->lane == LANES_JOB) {
         req->lane_now = LANES_JOB;
-        if (w->jobs)
-            lanes_jobs_submit(w->jobs, req);
-        else
-            lanes_response_error(req, 503, "job store unavailable");
+        if (w->jobs) {
+            lanes_jobs_submit(w->jobs, req);   /* finishes req, now or later */
+            return;
+        }
+        lanes_response_error(req, 503, "job store unavailable");
         lanes_lane_done(req);
         return;
     }

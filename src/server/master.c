@@ -136,6 +136,8 @@ static int bind_all(master *m)
     m->fds = calloc((size_t)m->n, sizeof *m->fds);
     if (!m->fds)
         return -ENOMEM;
+    if (cfg->role == LANES_ROLE_JOBS)
+        return 0;   /* job runners only: nothing to listen on */
     int port = cfg->port;
     for (int i = 0; i < (reuse ? m->n : 1); i++) {
         int fd = listen_socket(cfg, port, reuse);
@@ -191,7 +193,7 @@ static void worker_child(master *m, int index, int slot)
     atomic_store(&hb->ready, 0);
     atomic_store(&hb->requests, 0);
     lanes_worker_opts o = {
-        .listen_fd = m->fds[m->nfds == 1 ? 0 : index],
+        .listen_fd = m->nfds == 0 ? -1 : m->fds[m->nfds == 1 ? 0 : index],
         .shm = m->shm,
         .slot = slot,
         .nslots = m->nslots,
@@ -430,10 +432,14 @@ int lanes_master_run(lanes_app *app)
         master_free(&m);
         return 1;
     }
-    lanes_log(LANES_LOG_INFO, "lanes %s master listening on http://%s%s%s:%d (%d workers, %s)",
-              LANES_VERSION, strchr(app->cfg.host, ':') ? "[" : "", app->cfg.host,
-              strchr(app->cfg.host, ':') ? "]" : "", socket_port(m.fds[0]), m.n,
-              m.nfds > 1 ? "SO_REUSEPORT" : "shared socket");
+    if (m.nfds == 0)
+        lanes_log(LANES_LOG_INFO, "lanes %s master: %d job worker(s), no HTTP listener (--role jobs)",
+                  LANES_VERSION, m.n);
+    else
+        lanes_log(LANES_LOG_INFO, "lanes %s master listening on http://%s%s%s:%d (%d workers, %s)",
+                  LANES_VERSION, strchr(app->cfg.host, ':') ? "[" : "", app->cfg.host,
+                  strchr(app->cfg.host, ':') ? "]" : "", socket_port(m.fds[0]), m.n,
+                  m.nfds > 1 ? "SO_REUSEPORT" : "shared socket");
     for (int i = 0; i < m.n; i++)
         spawn(&m, i, i);
     while (!m.stopping || live_workers(&m) > 0) {

@@ -182,6 +182,8 @@ static int bind_listener(lanes_worker *w)
     const lanes_config *cfg = w->cfg;
     struct sockaddr_storage addr;
     int rc;
+    if (cfg->role == LANES_ROLE_JOBS)
+        return 0;   /* job runners only: SIGTERM still drains them */
     if (w->listen_fd >= 0)
         return open_inherited(w);
     if (strchr(cfg->host, ':'))
@@ -387,7 +389,11 @@ int lanes_worker_run_ex(lanes_app *app, const void *opts)
     }
     signal(SIGPIPE, SIG_IGN);   /* a vanished client is an error code, not a death */
     int rc = worker_init(w, app);
-    if (rc == 0 && w->listen_fd >= 0) {
+    if (rc == 0 && w->cfg->role == LANES_ROLE_JOBS) {
+        lanes_log(LANES_LOG_INFO, "lanes %s: job runners only (--role jobs, %d runner(s)), no HTTP listener",
+                  LANES_VERSION, w->cfg->job_runners);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+    } else if (rc == 0 && w->listen_fd >= 0) {
         lanes_log(LANES_LOG_INFO, "worker ready (slot %d, threads %d)", w->slot, w->cfg->threads);
         uv_run(&w->loop, UV_RUN_DEFAULT);
     } else if (rc == 0) {

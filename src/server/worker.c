@@ -181,13 +181,13 @@ static void on_signal(uv_signal_t *s, int signum)
         uv_stop(&w->loop);
         return;
     }
-    int now = w->hb && atomic_load(&((lanes_heartbeat *)w->hb)->drain_now);
     if (w->leaving) {
         lanes_log(LANES_LOG_INFO, "second %s: skipping the rest of --drain-delay", strsignal(signum));
         start_drain_now(w, signum);
         return;
     }
-    if (w->cfg->drain_delay <= 0 || now) {
+    int reload = w->hb && atomic_load(&((lanes_heartbeat *)w->hb)->drain_now);
+    if (w->cfg->drain_delay <= 0 || reload) {
         start_drain_now(w, signum);
         return;
     }

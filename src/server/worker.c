@@ -187,7 +187,10 @@ static void on_signal(uv_signal_t *s, int signum)
         return;
     }
     int reload = w->hb && atomic_load(&((lanes_heartbeat *)w->hb)->drain_now);
-    if (w->cfg->drain_delay <= 0 || reload) {
+    /* The master's death (PR_SET_PDEATHSIG) is a SIGTERM too: nobody will
+     * supervise the delay or end it, so leave at once. */
+    int orphan = w->master_pid && getppid() != w->master_pid;
+    if (w->cfg->drain_delay <= 0 || reload || orphan) {
         start_drain_now(w, signum);
         return;
     }
@@ -416,6 +419,7 @@ int lanes_worker_run_ex(lanes_app *app, const void *opts)
         w->nslots = o->nslots;
         w->hb = o->hb;
         w->max_requests = o->max_requests;
+        w->master_pid = getppid();
     }
     signal(SIGPIPE, SIG_IGN);   /* a vanished client is an error code, not a death */
     int rc = worker_init(w, app);

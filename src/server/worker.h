@@ -89,6 +89,7 @@ struct lanes_worker {
     void *hb;                      /* lanes_heartbeat in shm (master.h), NULL without master */
     uv_timer_t hb_timer;
     int listen_fd;                 /* inherited from the master, -1: bind here */
+    pid_t master_pid;              /* 0 without master */
     long max_requests;             /* recycle after this many (0 = never) */
     int recycled;
 

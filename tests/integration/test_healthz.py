@@ -189,6 +189,19 @@ class Healthz(unittest.TestCase):
             srv.close_log()
             self.srv = None
 
+    def test_master_killed_workers_do_not_wait_for_the_delay(self):
+        # Nobody would end the delay: orphaned workers drain at once.
+        srv = self.start("--workers", "2", "--drain-delay", "60")
+        workers = set(self.workers_by_pid(srv.port, 2))
+        srv.kill()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(pid_gone(p) for p in workers):
+            time.sleep(0.05)
+        alive = [p for p in workers if not pid_gone(p)]
+        for p in alive:                     # ours: do not leave them for 90 s
+            os.kill(p, signal.SIGKILL)
+        self.assertEqual(alive, [], "workers outlived their master by 10 s")
+
     def test_reload_does_not_wait_for_the_delay(self):
         srv = self.start("--workers", "2", "--drain-delay", "60")
         old = set(self.workers_by_pid(srv.port, 2))

@@ -181,6 +181,12 @@ static long jittered_max(master *m)
 static void worker_child(master *m, int index, int slot)
 {
     close(m->sfd);
+    /* Keep only our own socket: a copy of another index's socket held here
+     * would keep it open after its worker and the master let go (stop), and
+     * connections queued on it would wait for nobody instead of being reset. */
+    for (int i = 0; i < m->nfds; i++)
+        if (m->nfds > 1 && i != index)
+            close(m->fds[i]);
     signal(SIGCHLD, SIG_DFL);
     signal(SIGHUP, SIG_IGN);   /* reloads are the master's business */
     sigprocmask(SIG_SETMASK, &m->oldmask, NULL);

@@ -97,7 +97,8 @@ int lanes_delete(lanes_app *app, const char *pattern, lanes_handler h, lanes_lan
 
 /*
  * Parses the command line (--help lists every flag), serves until SIGINT or
- * SIGTERM, then drains: stops accepting, lets in-flight requests finish (bounded
+ * SIGTERM (then --drain-delay seconds more with GET /healthz answering 503,
+ * if given), then drains: stops accepting, lets in-flight requests finish (bounded
  * by --graceful-timeout) and returns 0. Returns 2 on a bad flag (after printing
  * why), 1 when the server cannot start (port in use, ...). Frees app.
  */

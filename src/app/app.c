@@ -224,4 +224,5 @@ void lanes_config_defaults(lanes_config *cfg)
     cfg->stats_interval = 0;
     cfg->docs = 1;
     cfg->metrics = 1;
+    cfg->healthz = 1;
 }

@@ -35,6 +35,7 @@ typedef struct {
     double keepalive_timeout;     /* idle keep-alive connection, s */
     double header_timeout;        /* whole request head must arrive within, s */
     double graceful_timeout;      /* drain bound on SIGTERM, s */
+    double drain_delay;           /* SIGTERM: /healthz says 503 this long before the drain, s */
     int limit_concurrency;        /* 0 = none */
     size_t max_header;            /* bytes of request head -> 431 */
     size_t max_headers;           /* header count -> 431 */
@@ -69,6 +70,7 @@ typedef struct {
     double stats_interval;        /* --stats: seconds between lines, 0 = off */
     int docs;                     /* /docs and /openapi.json */
     int metrics;                  /* /metrics */
+    int healthz;                  /* /healthz */
 } lanes_config;
 
 /* --role: what this process does. JOBS runs job runners and serves no HTTP;

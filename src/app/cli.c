@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/health.h"
 #include "app/metrics.h"
 #include "app/openapi.h"
 #include "lanes/jobs.h"
@@ -33,6 +34,9 @@ static const char usage[] =
     "  --timeout-header S          the request head must arrive within S seconds (default 10)\n"
     "  --graceful-timeout S        on SIGTERM/SIGINT, wait at most S seconds for\n"
     "                              in-flight requests (default 30)\n"
+    "  --drain-delay S             on SIGTERM/SIGINT, keep serving S seconds with /healthz\n"
+    "                              answering 503 before draining, so load balancers stop\n"
+    "                              sending first; a second signal skips it (default 0)\n"
     "  --limit-concurrency N       answer 503 beyond N requests in flight (default: no limit)\n"
     "  --max-header-bytes N        request head size limit, answers 431 (default 16k)\n"
     "  --max-headers N             request header count limit, answers 431 (default 100)\n"
@@ -67,6 +71,7 @@ static const char usage[] =
     "  --stats S                   print a stats line every S seconds (default off)\n"
     "  --no-docs                   no /docs and /openapi.json\n"
     "  --no-metrics                no /metrics\n"
+    "  --no-healthz                no /healthz\n"
     "  --log-level LEVEL           error, warning, info, debug (default info)\n"
     "  --version                   print the version\n"
     "  -h, --help                  this text\n"
@@ -173,6 +178,9 @@ static int apply(lanes_config *cfg, const char *flag, const char *val, const cha
     } else if (!strcmp(flag, "--graceful-timeout")) {
         *why = "expected seconds, 0..86400";
         rc = parse_seconds(val, 0, 86400, &cfg->graceful_timeout);
+    } else if (!strcmp(flag, "--drain-delay")) {
+        *why = "expected seconds, 0..3600";
+        rc = parse_seconds(val, 0, 3600, &cfg->drain_delay);
     } else if (!strcmp(flag, "--max-header-bytes")) {
         *why = "expected a size, 1k..1m";
         rc = parse_size(val, 1024, 1024 * 1024, &cfg->max_header);
@@ -298,6 +306,10 @@ int lanes_cli_parse(lanes_config *cfg, int argc, char **argv, FILE *out, FILE *e
             cfg->metrics = 0;
             continue;
         }
+        if (!strcmp(arg, "--no-healthz")) {
+            cfg->healthz = 0;
+            continue;
+        }
         /* --flag=value or --flag value */
         char flag[64];
         const char *val;
@@ -372,6 +384,11 @@ int lanes_main(lanes_app *app, int argc, char **argv)
     }
     if (app->cfg.metrics && (rc = lanes_metrics_register(app)) < 0) {
         fprintf(stderr, "%s: cannot register /metrics: %s\n", argv[0], lanes_strerror(rc));
+        lanes_app_free(app);
+        return 1;
+    }
+    if (app->cfg.healthz && (rc = lanes_health_register(app)) < 0) {
+        fprintf(stderr, "%s: cannot register /healthz: %s\n", argv[0], lanes_strerror(rc));
         lanes_app_free(app);
         return 1;
     }

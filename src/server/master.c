@@ -59,6 +59,7 @@ typedef struct {
     sigset_t oldmask;
     int stopping;
     uint64_t stop_deadline;
+    uint64_t delay_end;        /* --drain-delay: workers serve on (/healthz 503) until then */
     unsigned seed;
 } master;
 
@@ -182,6 +183,12 @@ static long jittered_max(master *m)
 static void worker_child(master *m, int index, int slot)
 {
     close(m->sfd);
+    /* Keep only our own socket: a copy of another index's socket held here
+     * would keep it open after its worker and the master let go (stop), and
+     * connections queued on it would wait for nobody instead of being reset. */
+    for (int i = 0; i < m->nfds; i++)
+        if (m->nfds > 1 && i != index)
+            close(m->fds[i]);
     signal(SIGCHLD, SIG_DFL);
     signal(SIGHUP, SIG_IGN);   /* reloads are the master's business */
     sigprocmask(SIG_SETMASK, &m->oldmask, NULL);
@@ -192,6 +199,7 @@ static void worker_child(master *m, int index, int slot)
     atomic_store(&hb->route, 0);
     atomic_store(&hb->ready, 0);
     atomic_store(&hb->requests, 0);
+    atomic_store(&hb->drain_now, 0);
     lanes_worker_opts o = {
         .listen_fd = m->nfds == 0 ? -1 : m->fds[m->nfds == 1 ? 0 : index],
         .shm = m->shm,
@@ -306,6 +314,7 @@ static void check_reload(master *m)
         if (succ_alive && !atomic_load(&m->hb[succ].ready))
             continue;
         old->state = W_DRAINING;
+        atomic_store(&m->hb[s].drain_now, 1);   /* a reload is not the instance leaving */
         kill(old->pid, SIGTERM);
     }
 }
@@ -332,21 +341,51 @@ static void check_heartbeats(master *m)
     }
 }
 
+static void signal_workers(master *m, int signo, int drain_now)
+{
+    for (int s = 0; s < m->nslots; s++) {
+        if (m->slots[s].state == W_FREE)
+            continue;
+        if (drain_now)
+            atomic_store(&m->hb[s].drain_now, 1);
+        kill(m->slots[s].pid, signo);
+    }
+}
+
+/* First signal: every worker is told (each runs --drain-delay with /healthz
+ * at 503, then drains). A second one during the delay skips the rest of it;
+ * after the delay it kills. Our copies of the listening sockets are closed
+ * at once: the workers' own copies keep accepting through the delay, and
+ * once they close theirs, new connections are refused (a balancer retries
+ * elsewhere) instead of queueing on a socket nobody will accept from. */
 static void begin_stop(master *m, int signo)
 {
+    uint64_t now = lanes_mono_ms();
+    uint64_t grace = (uint64_t)(m->cfg->graceful_timeout * 1000.0) + 5000;
+    if (m->stopping && now < m->delay_end) {
+        lanes_log(LANES_LOG_INFO, "second %s: skipping the rest of --drain-delay", strsignal(signo));
+        m->delay_end = 0;
+        m->stop_deadline = now + grace;
+        signal_workers(m, SIGTERM, 1);
+        return;
+    }
     if (m->stopping) {
         lanes_log(LANES_LOG_WARN, "second %s: killing workers", strsignal(signo));
-        for (int s = 0; s < m->nslots; s++)
-            if (m->slots[s].state != W_FREE)
-                kill(m->slots[s].pid, SIGKILL);
+        signal_workers(m, SIGKILL, 0);
         return;
     }
     m->stopping = 1;
-    m->stop_deadline = lanes_mono_ms() + (uint64_t)(m->cfg->graceful_timeout * 1000.0) + 5000;
-    lanes_log(LANES_LOG_INFO, "%s: stopping %d worker(s) gracefully", strsignal(signo), live_workers(m));
-    for (int s = 0; s < m->nslots; s++)
-        if (m->slots[s].state != W_FREE)
-            kill(m->slots[s].pid, SIGTERM);
+    m->delay_end = now + (uint64_t)(m->cfg->drain_delay * 1000.0);
+    m->stop_deadline = m->delay_end + grace;
+    if (m->cfg->drain_delay > 0)
+        lanes_log(LANES_LOG_INFO, "%s: %d worker(s) answer /healthz 503 for %.1f s (--drain-delay), then drain",
+                  strsignal(signo), live_workers(m), m->cfg->drain_delay);
+    else
+        lanes_log(LANES_LOG_INFO, "%s: stopping %d worker(s) gracefully", strsignal(signo), live_workers(m));
+    for (int i = 0; i < m->nfds; i++)
+        close(m->fds[i]);
+    m->nfds = 0;
+    signal_workers(m, SIGTERM, 0);
 }
 
 static void handle_signals(master *m)

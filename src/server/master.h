@@ -21,6 +21,8 @@ typedef struct {
     _Atomic int route;             /* 1 + index of the LOOP route running, 0 = none */
     _Atomic int ready;             /* listening and serving */
     _Atomic long requests;
+    _Atomic int drain_now;         /* set by the master before a SIGTERM that must
+                                      not wait --drain-delay (reload, second signal) */
 } lanes_heartbeat;
 
 /* How a worker is started: by lanes_main directly (listen_fd -1: bind

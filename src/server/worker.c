@@ -127,6 +127,7 @@ static void on_drain_timeout(uv_timer_t *t)
 
 static void begin_drain(lanes_worker *w)
 {
+    w->leaving = 1;
     w->draining = 1;
     if (w->hb)
         atomic_store(&((lanes_heartbeat *)w->hb)->ready, 0);
@@ -151,6 +152,26 @@ void lanes_worker_recycle(lanes_worker *w)
     begin_drain(w);
 }
 
+static void start_drain_now(lanes_worker *w, int signum)
+{
+    lanes_log(LANES_LOG_INFO, "%s: draining (%d connection(s), %d request(s) in flight; up to %.1f s)",
+              strsignal(signum), w->nconns, w->inflight, w->cfg->graceful_timeout);
+    begin_drain(w);
+}
+
+static void on_drain_delay(uv_timer_t *t)
+{
+    lanes_worker *w = t->data;
+    lanes_log(LANES_LOG_INFO, "--drain-delay over: draining (%d connection(s), %d request(s) in flight; up to %.1f s)",
+              w->nconns, w->inflight, w->cfg->graceful_timeout);
+    begin_drain(w);
+}
+
+/* First signal: with --drain-delay, only /healthz changes (503) while the
+ * worker keeps accepting, so a balancer polling it stops sending before the
+ * listener closes; then the drain. The master's reload sets drain_now: a
+ * reload is not this instance leaving. A signal during the delay skips the
+ * rest of it; one during the drain stops at once. */
 static void on_signal(uv_signal_t *s, int signum)
 {
     lanes_worker *w = s->data;
@@ -160,9 +181,23 @@ static void on_signal(uv_signal_t *s, int signum)
         uv_stop(&w->loop);
         return;
     }
-    lanes_log(LANES_LOG_INFO, "%s: draining (%d connection(s), %d request(s) in flight; up to %.1f s)",
-              strsignal(signum), w->nconns, w->inflight, w->cfg->graceful_timeout);
-    begin_drain(w);
+    if (w->leaving) {
+        lanes_log(LANES_LOG_INFO, "second %s: skipping the rest of --drain-delay", strsignal(signum));
+        start_drain_now(w, signum);
+        return;
+    }
+    int reload = w->hb && atomic_load(&((lanes_heartbeat *)w->hb)->drain_now);
+    /* The master's death (PR_SET_PDEATHSIG) is a SIGTERM too: nobody will
+     * supervise the delay or end it, so leave at once. */
+    int orphan = w->master_pid && getppid() != w->master_pid;
+    if (w->cfg->drain_delay <= 0 || reload || orphan) {
+        start_drain_now(w, signum);
+        return;
+    }
+    w->leaving = 1;
+    lanes_log(LANES_LOG_INFO, "%s: /healthz answers 503 for %.1f s (--drain-delay) while serving on, then draining",
+              strsignal(signum), w->cfg->drain_delay);
+    uv_timer_start(&w->drain_timer, on_drain_delay, (uint64_t)(w->cfg->drain_delay * 1000.0), 0);
 }
 
 static int open_inherited(lanes_worker *w)
@@ -386,6 +421,7 @@ int lanes_worker_run_ex(lanes_app *app, const void *opts)
         w->nslots = o->nslots;
         w->hb = o->hb;
         w->max_requests = o->max_requests;
+        w->master_pid = getppid();
     }
     signal(SIGPIPE, SIG_IGN);   /* a vanished client is an error code, not a death */
     int rc = worker_init(w, app);

@@ -61,7 +61,7 @@ struct lanes_worker {
     uv_tcp_t listener;
     uv_signal_t sigint, sigterm;
     uv_idle_t idle;                /* runs coroutines that called lanes_yield */
-    uv_timer_t drain_timer;
+    uv_timer_t drain_timer;        /* --drain-delay, then --graceful-timeout */
     uv_timer_t house_timer;        /* once a second: give back idle memory */
     lanes_pool *pool;
     lanes_coro_pool *coros;
@@ -89,6 +89,7 @@ struct lanes_worker {
     void *hb;                      /* lanes_heartbeat in shm (master.h), NULL without master */
     uv_timer_t hb_timer;
     int listen_fd;                 /* inherited from the master, -1: bind here */
+    pid_t master_pid;              /* 0 without master */
     long max_requests;             /* recycle after this many (0 = never) */
     int recycled;
 
@@ -101,6 +102,7 @@ struct lanes_worker {
     uint64_t fd_log_ms;            /* when the last "near the limit" line went out */
     unsigned long fd_refused;      /* refused since that line */
 
+    int leaving;                   /* SIGTERM seen: /healthz says 503 (--drain-delay runs) */
     int draining;
     int forced;                    /* drain deadline passed with work in flight */
     uint64_t requests;

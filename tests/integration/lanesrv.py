@@ -32,6 +32,8 @@ DEMO = os.path.join(BIN_DIR, "lanes-demo")
 # atexit path kill exactly these PIDs, nothing else.
 _live = set()
 _live_lock = threading.Lock()
+# More clean-up for the same paths (e.g. netns.Net.close): see at_kill().
+_kill_hooks = []
 
 LISTEN_RE = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
@@ -175,6 +177,19 @@ class Server:
         return False
 
 
+def at_kill(fn):
+    """fn() runs when the servers are killed (end of main(), or its budget
+    overrun, which exits without atexit handlers)."""
+    _kill_hooks.append(fn)
+
+
+def track(proc):
+    """A Popen started without Server (in another namespace, nginx...): killed
+    by PID with the servers if the test leaves it running."""
+    with _live_lock:
+        _live.add(proc)
+
+
 def _kill_all():
     with _live_lock:
         procs = list(_live)
@@ -185,6 +200,11 @@ def _kill_all():
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+    for fn in _kill_hooks:
+        try:
+            fn()
+        except Exception as e:          # clean-up must go on
+            sys.stderr.write("clean-up %r failed: %r\n" % (fn, e))
 
 
 # ---- raw HTTP/1.1 over sockets ---------------------------------------------

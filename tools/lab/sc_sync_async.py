@@ -3,11 +3,17 @@ sc_sync_async.py — scenario `sync-vs-async` (seed 001): its five setups on
 /e1/p1 /e1/p2 /e2/p1 /e2/p2, 10 requests all at once (hey -n 10 -c 10); where
 the seed opened two terminals, two lanes-load processes run at the same time.
 The seed's sleeps (10 s for /e1/p1, 1 s for the others) are scaled down with
-their ratio kept. From each request's start and end we call an endpoint
+their ratio kept. The second terminal starts a quarter of the first endpoint's
+sleep after the first, as a person typing in two terminals does: launched at
+the same instant, a blocking LOOP endpoint holds the loop while the other
+endpoint's requests are still being read, and even THREAD requests then start
+spread out (the loop reads every request, whatever its lane). From each request's start and end we call an endpoint
 parallel (all ten finish together) or sequential (one after another).
 
 Only measures; prints nothing.
 """
+import time
+
 from common import SIDES, scenario, with_server
 
 SEED_SLEEP = {"/e1/p1": 10.0, "/e1/p2": 1.0, "/e2/p1": 1.0, "/e2/p2": 1.0}
@@ -20,6 +26,9 @@ SETUPS = [
     ("4", ["/e1/p2", "/e2/p2"], {"/e1/p2": "sequential", "/e2/p2": "sequential"}),
     ("5", ["/e1/p1", "/e2/p2"], {"/e1/p1": "parallel", "/e2/p2": "sequential"}),
 ]
+
+# Delay of the second terminal, as a fraction of the first endpoint's sleep.
+STAGGER = 0.25
 
 KIND = {"lanes": {"p1": "THREAD", "p2": "LOOP, blocking sleep"},
         "fastapi": {"p1": "def", "p2": "async def + time.sleep"}}
@@ -45,9 +54,12 @@ def run(lab, p):
             out = {}
             for setup, endpoints, _ in SETUPS:
                 lab.log("  %s setup %s: %s" % (srv.label, setup, " + ".join(endpoints)))
-                runs = [lab.start_load(srv.url("%s?s=%g" % (e, sleep[e])), n=n, c=c,
-                                       timeout=2 * n * sleep[e] + 10)
-                        for e in endpoints]
+                runs = []
+                for i, e in enumerate(endpoints):
+                    if i:
+                        time.sleep(STAGGER * sleep[endpoints[0]])
+                    runs.append(lab.start_load(srv.url("%s?s=%g" % (e, sleep[e])), n=n, c=c,
+                                               timeout=2 * n * sleep[e] + 10))
                 results = [r.result() for r in runs]
                 # Each lanes-load counts from its own start; put them on one
                 # clock (their launch times), then start it at the first send.
@@ -94,9 +106,9 @@ def run(lab, p):
     return scenario(
         "sync-vs-async", "def vs async def: parallel or one after another?", ["001"],
         "Each setup sends %d requests at once to one endpoint, or to two endpoints at the same "
-        "time (the seed's two terminals). Sleeps are the seed's x%g: /e1/p1 %g s, the others "
+        "time (the seed's two terminals; the second starts %g of the first's sleep later). Sleeps are the seed's x%g: /e1/p1 %g s, the others "
         "%g s. first/last: when the first and the last answer arrived." % (
-            n, scale, sleep["/e1/p1"], sleep["/e2/p1"]),
+            n, STAGGER, scale, sleep["/e1/p1"], sleep["/e2/p1"]),
         columns, rows, shows_text(rows, per_side), {"kind": "gantt"},
         {"scale": scale, "n": n, "c": c, "sleep_s": sleep})
 

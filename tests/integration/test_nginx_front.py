@@ -293,10 +293,16 @@ class NginxFront(unittest.TestCase):
         self.started = []
 
     def tearDown(self):
+        res = self._outcome.result      # Python 3.11: failures are on the result
+        failed = any(t is self for t, _ in res.failures + res.errors)
         for thing in reversed(self.started):
+            if failed and isinstance(thing, Instance) and thing.proc is not None:
+                # what a dead or misbehaving instance said (a sanitizer's report, say)
+                sys.stderr.write("---- instance %s (exit %r) log ----\n%s\n"
+                                 % (thing.host, thing.proc.poll(), thing.log()[-4000:]))
             thing.stop()
             if isinstance(thing, Nginx):
-                if any(e for _, e in getattr(self._outcome, "errors", []) if e):
+                if failed:
                     sys.stderr.write("---- nginx errors ----\n%s\n" % thing.errors()[-3000:])
                 thing.cleanup()
 

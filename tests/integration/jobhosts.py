@@ -184,7 +184,8 @@ class JobHost(_Logged):
 
     def __init__(self, net, host, jobs_url, *flags):
         super().__init__(net, host, "lanes-jobhost-")
-        self.flags = ["--jobs", jobs_url, "--role", "jobs", "--no-access-log", "--log-level", "debug"] + list(flags)
+        self.flags = (["--jobs", jobs_url, "--role", "jobs", "--no-access-log", "--log-level", "debug"]
+                      + list(flags))
 
     def start(self, timeout=10.0):
         self._popen([lanesrv.DEMO] + self.flags)

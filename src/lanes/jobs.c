@@ -223,7 +223,13 @@ static void record(runner *r, const lanes_job *job, const char *reason)
             rc = j->ops->complete(r->conn, job->id, job->attempts, req->status, req->content_type,
                                   req->res_body.data, req->res_body.len, now_wall());
     }
-    if (rc == -ESTALE)
+    /* The store's acknowledgement, logged apart from the handler's "done"
+     * line: a process killed between the two ran the job but did not finish
+     * it, and tests count acknowledged runs from these lines. */
+    if (rc == 0)
+        lanes_log(LANES_LOG_DEBUG, "job %s (%s): run %d stored as %s", job->id, job->route, job->attempts,
+                  reason ? "failed" : "done");
+    else if (rc == -ESTALE)
         lanes_log(LANES_LOG_WARN, "job %s (%s): result dropped: its lease was lost and run %d is no longer "
                   "the current one (was the worker stalled longer than --job-lease?)",
                   job->id, job->route, job->attempts);

@@ -39,7 +39,10 @@ def test_threshold_flag_and_text_line():
         line = [l for l in out.splitlines() if l.startswith("probe: max")]
         assert line and "blocks the server" in line[0], out
     with TinyServer() as s:
-        rc, d, err, _ = run_json("-z", "1500ms", "-c", 2, "--probe", s.url("/"), s.url("/block?ms=60"))
+        # 20 ms blocks, two at a time: the probe waits ~40 ms, far under the
+        # default 250 ms even when the machine is busy (60 ms blocks once
+        # gave a 302 ms probe under a loaded ctest -j2)
+        rc, d, err, _ = run_json("-z", "1500ms", "-c", 2, "--probe", s.url("/"), s.url("/block?ms=20"))
         assert d["probe"]["blocks"] is False, d["probe"]
 
 

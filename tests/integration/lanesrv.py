@@ -430,6 +430,14 @@ def probe(port, path="/", timeout=10.0):
 
 # ---- test harness -----------------------------------------------------------
 
+def case_failed(case):
+    """In tearDown: did this test fail or error? (Python 3.11 keeps that on
+    the result; the older `_outcome.errors` no longer exists and reads as
+    "never failed".)"""
+    res = case._outcome.result
+    return any(t is case for t, _ in res.failures + res.errors)
+
+
 class ServerTestCase(unittest.TestCase):
     """One server for the whole class, started with `flags`. After the last
     test it must still be alive, and SIGTERM must stop it with exit code 0."""

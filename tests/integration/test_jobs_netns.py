@@ -66,7 +66,7 @@ class JobsAcrossHosts(unittest.TestCase):
         self.started = []
 
     def tearDown(self):
-        failed = any(e for _, e in getattr(self._outcome, "errors", []) if e)
+        failed = lanesrv.case_failed(self)
         for p in reversed(self.started):
             p.stop()
             if failed:

@@ -293,8 +293,7 @@ class NginxFront(unittest.TestCase):
         self.started = []
 
     def tearDown(self):
-        res = self._outcome.result      # Python 3.11: failures are on the result
-        failed = any(t is self for t, _ in res.failures + res.errors)
+        failed = lanesrv.case_failed(self)
         for thing in reversed(self.started):
             if failed and isinstance(thing, Instance) and thing.proc is not None:
                 # what a dead or misbehaving instance said (a sanitizer's report, say)

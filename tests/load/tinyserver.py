@@ -16,6 +16,7 @@ Paths:
   /close-before     closes without answering
   /garbage          answers bytes that are not HTTP
   /hang             never answers
+  /bump?mb=N&ms=M   holds N MB resident for M ms, then frees it (a short RSS peak)
   /stats            JSON: requests seen per path (for the tests' own checks)
 """
 import asyncio
@@ -80,6 +81,14 @@ async def handle(reader, writer):
                 break
             elif path == "/hang":
                 await asyncio.sleep(3600)
+            elif path == "/bump":
+                # Above glibc's 32 MB mmap ceiling the block is its own mapping,
+                # so freeing it really lowers RSS. bytearray(n) zero-fills:
+                # every page is touched.
+                block = bytearray(int(q.get("mb", "48")) << 20)
+                await asyncio.sleep(int(q.get("ms", "30")) / 1000)
+                del block
+                writer.write(response(200))
             elif path == "/stats":
                 writer.write(response(200, json.dumps(seen).encode()))
             else:

@@ -252,7 +252,7 @@ class LoadRun:
 
     def __init__(self, lab, url, n=None, c=1, z=None, method=None, probe=None,
                  probe_every="20ms", probe_stall=None, pid=None, timeout=None,
-                 req_timeout=None, timeline=True):
+                 req_timeout=None, timeline=True, sample_every=None):
         self.lab, self.url = lab, url
         self.timed = z is not None
         k = next(lab.counter)
@@ -273,6 +273,8 @@ class LoadRun:
                 args += ["--probe-stall", probe_stall]
         if pid:
             args += ["--pid", str(pid)]
+            if sample_every:
+                args += ["--sample-every", sample_every]
         if self.timeline:
             args += ["--timeline", self.timeline]
         args.append(url)

@@ -23,6 +23,10 @@
 #include "sampler.h"
 #include "worker.h"
 
+/* Before the load: at least this long, and at least 2.5 sampling intervals so
+ * that even a coarse --sample-every gets three idle samples (at 0, 1 and 2
+ * intervals). After it: the sampler adds one last sample when it stops, so
+ * "after" exists at any interval. */
 #define IDLE_SAMPLE_MS 300
 #define AFTER_SAMPLE_MS 500
 
@@ -100,13 +104,14 @@ static int setup_server(session *s, char *err, size_t errlen)
     }
     if (!s->pid)
         return 0;
-    int rc = lanes_load_sampler_start(&s->sampler, s->pid);
+    int rc = lanes_load_sampler_start(&s->sampler, s->pid, (uint64_t)(o->sample_every * 1e9 + 0.5));
     if (rc) {
         snprintf(err, errlen, "cannot sample pid %d: %s", (int)s->pid,
                  rc == -ESRCH ? "no such process (or /proc not readable)" : strerror(-rc));
         return rc;
     }
-    sleep_ms(IDLE_SAMPLE_MS);   /* a few samples of the idle server */
+    long idle_ms = (long)(2.5 * o->sample_every * 1000.0 + 0.5);
+    sleep_ms(idle_ms > IDLE_SAMPLE_MS ? idle_ms : IDLE_SAMPLE_MS);   /* a few samples of the idle server */
     return 0;
 }
 
@@ -159,8 +164,10 @@ static int report(session *s)
     r.elapsed_s = (double)(end - s->run.t0) / 1e9;
     if (s->probe)
         r.probe = lanes_load_probe_stop(s->probe);
-    if (s->sampler)
+    if (s->sampler) {
         r.samples = lanes_load_sampler_samples(s->sampler, &r.nsamples);
+        r.sample_stride = lanes_load_sampler_stride(s->sampler);
+    }
     r.exit_status = exit_status(s, &total);
     if (o->json)
         lanes_load_report_json(stdout, &r);

@@ -64,6 +64,7 @@ typedef struct {
     const char *spawn;
     const char *spawn_log;
     double spawn_wait;
+    double sample_every;          /* seconds between resource samples */
 
     char *request;                /* the load request, built once */
     size_t request_len;

@@ -141,7 +141,15 @@ static void text_resources(FILE *out, const lanes_load_report *r)
 {
     lanes_load_resource idle, peak, after;
     lanes_load_resources(r, &idle, &peak, &after);
-    fprintf(out, "\nServer resources (pid %d and children, %zu samples every 100 ms):\n", (int)r->pid, r->nsamples);
+    double every_ms = r->o->sample_every * 1e3;
+    if (r->sample_stride > 1)
+        fprintf(out,
+                "\nServer resources (pid %d and children, %zu samples every %g ms, each the largest of %u taken"
+                " every %g ms):\n",
+                (int)r->pid, r->nsamples, every_ms * r->sample_stride, r->sample_stride, every_ms);
+    else
+        fprintf(out, "\nServer resources (pid %d and children, %zu samples every %g ms):\n", (int)r->pid, r->nsamples,
+                every_ms);
     fprintf(out, "  %-6s %10s %8s %8s %6s\n", "", "RSS MB", "CPU %", "threads", "fds");
     const lanes_load_resource *rows[] = {&idle, &peak, &after};
     const char *names[] = {"idle", "peak", "after"};
@@ -300,7 +308,8 @@ void lanes_load_report_json(FILE *out, const lanes_load_report *r)
     if (r->samples) {
         lanes_load_resource idle, peak, after;
         lanes_load_resources(r, &idle, &peak, &after);
-        fprintf(out, ",\"resources\":{\"pid\":%d,\"samples\":%zu,", (int)r->pid, r->nsamples);
+        fprintf(out, ",\"resources\":{\"pid\":%d,\"samples\":%zu,\"sample_every_ms\":%g,\"sample_stride\":%u,",
+                (int)r->pid, r->nsamples, r->o->sample_every * 1e3, r->sample_stride ? r->sample_stride : 1);
         json_resource(out, "idle", &idle);
         fputc(',', out);
         json_resource(out, "peak", &peak);

@@ -26,6 +26,7 @@ typedef struct {
     const lanes_load_probe_result *probe;  /* NULL without --probe */
     const lanes_load_sample *samples;      /* NULL without --pid/--spawn */
     size_t nsamples;
+    unsigned sample_stride;                /* raw samples per stored one (1 unless merged) */
     pid_t pid;
     int exit_status;
 } lanes_load_report;

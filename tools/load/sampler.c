@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,17 +23,37 @@
 #include <unistd.h>
 #include <uv.h>
 
-#define SAMPLE_EVERY_NS 100000000ull
-#define MAX_SAMPLES 100000        /* 10 000 s at 100 ms; later samples only update peaks */
+/* Bounded memory whatever the interval: 100 000 samples (about 5 MB, touched
+ * only as used) hold 10 000 s at 100 ms but only 100 s at 1 ms. A run that
+ * outgrows them is not cut short: pairs of stored samples are merged into one
+ * holding the larger of each value, and from then on each stored sample covers
+ * twice as many raw ones (the stride). Peaks survive; the time resolution of
+ * the whole run halves each time. Overridable for testing the merge. */
+#ifndef LANES_LOAD_MAX_SAMPLES
+#define LANES_LOAD_MAX_SAMPLES 100000
+#endif
+#define MAX_SAMPLES ((size_t)LANES_LOAD_MAX_SAMPLES & ~(size_t)1)   /* even: merged in pairs */
 #define MAX_PROCS 4096
+/* /proc counts CPU time in clock ticks (10 ms at the usual 100 Hz): over a
+ * 10 ms interval a busy process reads as 0% or 200% at random. So CPU % is
+ * always taken over at least this long, whatever the interval. */
+#define CPU_WINDOW_NS 100000000ull
+#define CPU_RING 128
 
 struct lanes_load_sampler {
     pid_t root;
     uv_thread_t thread;
-    atomic_int stop;
+    uv_mutex_t lock;             /* guards stop, for the wake-up below */
+    uv_cond_t wake;              /* stop interrupts a long interval at once */
+    int stop;
+    uint64_t every_ns;
     lanes_load_sample *samples;
-    size_t n;
-    uint64_t prev_ticks, prev_wall;
+    size_t n;                    /* complete stored samples */
+    unsigned stride, in_slot;    /* raw samples per stored one; in samples[n] so far */
+    struct {
+        uint64_t wall, ticks;
+    } ring[CPU_RING];            /* the last ring_k raw samples, for CPU % */
+    size_t ring_k, ring_n, ring_pos;
     long ticks_per_s;
     long page_kb;
 };
@@ -154,30 +173,112 @@ static int take_sample(lanes_load_sampler *s, lanes_load_sample *out)
     out->fds = fds;
     out->procs = alive;
     out->cpu_pct = 0;
-    if (s->prev_wall && now > s->prev_wall && ticks >= s->prev_ticks)
-        out->cpu_pct = (double)(ticks - s->prev_ticks) / (double)s->ticks_per_s * 1e9 /
-                       (double)(now - s->prev_wall) * 100.0;
-    s->prev_ticks = ticks;
-    s->prev_wall = now;
+    /* Against the oldest of the last ring_k samples: ring_k intervals cover
+     * CPU_WINDOW_NS (at 100 ms and more that is just the previous sample). */
+    size_t oldest = s->ring_n < s->ring_k ? 0 : s->ring_pos;
+    if (s->ring_n) {
+        uint64_t w0 = s->ring[oldest].wall, t0 = s->ring[oldest].ticks;
+        if (now > w0 && ticks >= t0)
+            out->cpu_pct = (double)(ticks - t0) / (double)s->ticks_per_s * 1e9 / (double)(now - w0) * 100.0;
+    }
+    s->ring[s->ring_pos].wall = now;
+    s->ring[s->ring_pos].ticks = ticks;
+    s->ring_pos = (s->ring_pos + 1) % s->ring_k;
+    if (s->ring_n < s->ring_k)
+        s->ring_n++;
     return 0;
+}
+
+static void merge_into(lanes_load_sample *into, const lanes_load_sample *x)
+{
+    into->at = x->at > into->at ? x->at : into->at;
+    if (x->rss_mb > into->rss_mb)
+        into->rss_mb = x->rss_mb;
+    if (x->cpu_pct > into->cpu_pct)
+        into->cpu_pct = x->cpu_pct;
+    if (x->threads > into->threads)
+        into->threads = x->threads;
+    if (x->fds > into->fds)
+        into->fds = x->fds;
+    if (x->procs > into->procs)
+        into->procs = x->procs;
+}
+
+/* Full: every pair becomes one sample, and each later one covers twice as many. */
+static void halve(lanes_load_sampler *s)
+{
+    for (size_t i = 0; i < s->n / 2; i++) {
+        lanes_load_sample pair = s->samples[2 * i];
+        merge_into(&pair, &s->samples[2 * i + 1]);
+        s->samples[i] = pair;
+    }
+    s->n /= 2;
+    s->stride *= 2;
+}
+
+/* Stores one raw sample; alone = in a slot of its own (the last one, taken
+ * after the load, must not be merged with samples from during it). */
+static void record(lanes_load_sampler *s, const lanes_load_sample *smp, bool alone)
+{
+    if (alone && s->in_slot) {
+        s->n++;
+        s->in_slot = 0;
+    }
+    if (s->n == MAX_SAMPLES)
+        halve(s);
+    if (s->in_slot == 0)
+        s->samples[s->n] = *smp;
+    else
+        merge_into(&s->samples[s->n], smp);
+    if (alone || ++s->in_slot == s->stride) {
+        s->n++;
+        s->in_slot = 0;
+    }
 }
 
 static void sampler_main(void *arg)
 {
     lanes_load_sampler *s = arg;
-    while (!atomic_load(&s->stop)) {
+    /* Fixed due times, not a sleep after each sample: the interval stays the
+     * one asked for however long a /proc walk takes; a walk that overran its
+     * slot starts the next at once rather than catching up in a burst. */
+    uint64_t due = uv_hrtime();
+    uv_mutex_lock(&s->lock);
+    while (!s->stop) {
+        uv_mutex_unlock(&s->lock);
         lanes_load_sample smp;
-        if (take_sample(s, &smp) == 0 && s->n < MAX_SAMPLES)
-            s->samples[s->n++] = smp;
-        struct timespec ts = {0, SAMPLE_EVERY_NS};
-        nanosleep(&ts, NULL);
+        if (take_sample(s, &smp) == 0)
+            record(s, &smp, false);
+        uint64_t now = uv_hrtime();
+        due += s->every_ns;
+        if (due < now)
+            due = now;
+        uv_mutex_lock(&s->lock);
+        while (!s->stop) {
+            now = uv_hrtime();
+            if (now >= due || uv_cond_timedwait(&s->wake, &s->lock, due - now) == UV_ETIMEDOUT)
+                break;
+        }
     }
+    uv_mutex_unlock(&s->lock);
 }
 
-int lanes_load_sampler_start(lanes_load_sampler **out, pid_t pid)
+static void sampler_free(lanes_load_sampler *s, bool sync)
+{
+    if (sync) {
+        uv_cond_destroy(&s->wake);
+        uv_mutex_destroy(&s->lock);
+    }
+    free(s->samples);
+    free(s);
+}
+
+int lanes_load_sampler_start(lanes_load_sampler **out, pid_t pid, uint64_t every_ns)
 {
     if (kill(pid, 0) != 0 && errno == ESRCH)
         return -ESRCH;
+    if (every_ns == 0)
+        return -EINVAL;
     lanes_load_sampler *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
@@ -187,17 +288,31 @@ int lanes_load_sampler_start(lanes_load_sampler **out, pid_t pid)
         return -ENOMEM;
     }
     s->root = pid;
+    s->every_ns = every_ns;
+    s->stride = 1;
+    s->ring_k = (size_t)((CPU_WINDOW_NS + every_ns - 1) / every_ns);
+    if (s->ring_k < 1)
+        s->ring_k = 1;
+    if (s->ring_k > CPU_RING)
+        s->ring_k = CPU_RING;
     s->ticks_per_s = sysconf(_SC_CLK_TCK);
     s->page_kb = sysconf(_SC_PAGESIZE) / 1024;
     lanes_load_sample first;
     if (take_sample(s, &first) != 0) {   /* primes CPU %, proves the pid is readable */
-        free(s->samples);
-        free(s);
+        sampler_free(s, false);
         return -ESRCH;
     }
+    if (uv_mutex_init(&s->lock)) {
+        sampler_free(s, false);
+        return -ENOMEM;
+    }
+    if (uv_cond_init(&s->wake)) {
+        uv_mutex_destroy(&s->lock);
+        sampler_free(s, false);
+        return -ENOMEM;
+    }
     if (uv_thread_create(&s->thread, sampler_main, s)) {
-        free(s->samples);
-        free(s);
+        sampler_free(s, true);
         return -EAGAIN;
     }
     *out = s;
@@ -206,22 +321,35 @@ int lanes_load_sampler_start(lanes_load_sampler **out, pid_t pid)
 
 void lanes_load_sampler_stop(lanes_load_sampler *s)
 {
-    atomic_store(&s->stop, 1);
+    uv_mutex_lock(&s->lock);
+    int was = s->stop;
+    s->stop = 1;
+    uv_cond_signal(&s->wake);
+    uv_mutex_unlock(&s->lock);
+    if (was)
+        return;
     uv_thread_join(&s->thread);
+    lanes_load_sample last;
+    if (take_sample(s, &last) == 0)
+        record(s, &last, true);
 }
 
 const lanes_load_sample *lanes_load_sampler_samples(const lanes_load_sampler *s, size_t *n)
 {
-    *n = s->n;
+    *n = s->n + (s->in_slot > 0);
     return s->samples;
+}
+
+unsigned lanes_load_sampler_stride(const lanes_load_sampler *s)
+{
+    return s->stride;
 }
 
 void lanes_load_sampler_free(lanes_load_sampler *s)
 {
     if (!s)
         return;
-    free(s->samples);
-    free(s);
+    sampler_free(s, true);
 }
 
 static bool port_answers(const lanes_load_target *t)

@@ -1,6 +1,7 @@
 /*
- * sampler.h — the server's resources during a run, read from /proc every 100 ms:
- * RSS, CPU %, threads and open fds of a process and all its descendants (so
+ * sampler.h — the server's resources during a run, read from /proc at a fixed
+ * interval (--sample-every, 100 ms by default): RSS, CPU %, threads and open
+ * fds of a process and all its descendants (so
  * gunicorn/uvicorn workers count), plus --spawn: start the server, wait for its
  * port, stop it by PID afterwards.
  *
@@ -18,7 +19,7 @@
 typedef struct {
     uint64_t at;                 /* uv_hrtime() of the sample */
     double rss_mb;
-    double cpu_pct;              /* of one core, over the last interval */
+    double cpu_pct;              /* of one core, over the last max(interval, 100 ms) */
     int threads;
     int fds;
     int procs;
@@ -26,11 +27,18 @@ typedef struct {
 
 typedef struct lanes_load_sampler lanes_load_sampler;
 
-/* Starts sampling pid on a thread of its own. -ESRCH if pid is not there. */
-int lanes_load_sampler_start(lanes_load_sampler **out, pid_t pid);
-/* Stops the thread; the samples stay readable until free. */
+/* Starts sampling pid every_ns apart on a thread of its own. -ESRCH if pid is
+ * not there. */
+int lanes_load_sampler_start(lanes_load_sampler **out, pid_t pid, uint64_t every_ns);
+/* Stops the thread (at once, whatever the interval), then takes one last
+ * sample, so there is always one from after the load. The samples stay
+ * readable until free. */
 void lanes_load_sampler_stop(lanes_load_sampler *s);
 const lanes_load_sample *lanes_load_sampler_samples(const lanes_load_sampler *s, size_t *n);
+/* How many raw samples each stored one covers: 1 unless the run outgrew the
+ * buffer (see MAX_SAMPLES in sampler.c); then each stored sample holds the
+ * largest values of that many consecutive ones. */
+unsigned lanes_load_sampler_stride(const lanes_load_sampler *s);
 void lanes_load_sampler_free(lanes_load_sampler *s);
 
 /* Starts `sh -c 'exec CMD'` in its own process group with output to log_path,

@@ -191,15 +191,17 @@ static void worker_child(master *m, int index, int slot)
             close(m->fds[i]);
     signal(SIGCHLD, SIG_DFL);
     signal(SIGHUP, SIG_IGN);   /* reloads are the master's business */
-    sigprocmask(SIG_SETMASK, &m->oldmask, NULL);
+    /* SIGTERM/SIGINT stay blocked until the worker's loop watches for them
+     * (lanes_worker_run_ex unblocks them): one sent right after the fork — a
+     * SIGHUP followed at once by SIGTERM — then waits and starts a graceful
+     * drain instead of killing the worker outright. */
+    sigset_t mask = m->oldmask;
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_SETMASK, &mask, NULL);
     /* If the master dies, drain and leave rather than serve unsupervised. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     lanes_heartbeat *hb = &m->hb[slot];
-    atomic_store(&hb->beat_ms, lanes_mono_ms());
-    atomic_store(&hb->route, 0);
-    atomic_store(&hb->ready, 0);
-    atomic_store(&hb->requests, 0);
-    atomic_store(&hb->drain_now, 0);
     lanes_worker_opts o = {
         .listen_fd = m->nfds == 0 ? -1 : m->fds[m->nfds == 1 ? 0 : index],
         .shm = m->shm,
@@ -215,6 +217,16 @@ static void worker_child(master *m, int index, int slot)
 
 static int spawn(master *m, int index, int slot)
 {
+    /* The slot's heartbeat starts now, written before the fork: if the child
+     * wrote it, a check_heartbeats() run before the child was first scheduled
+     * read the slot's last beat (0 for a slot never used, so "silent for
+     * hours") and SIGKILLed the new worker — seen on SIGHUP then SIGTERM. */
+    lanes_heartbeat *hb = &m->hb[slot];
+    atomic_store(&hb->beat_ms, lanes_mono_ms());
+    atomic_store(&hb->route, 0);
+    atomic_store(&hb->ready, 0);
+    atomic_store(&hb->requests, 0);
+    atomic_store(&hb->drain_now, 0);
     fflush(NULL);   /* a child must not inherit and re-flush our buffers */
     pid_t pid = fork();
     if (pid < 0) {

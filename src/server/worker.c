@@ -387,6 +387,13 @@ static int worker_init(lanes_worker *w, lanes_app *app)
     w->sigint.data = w->sigterm.data = w;
     uv_signal_start(&w->sigint, on_signal, SIGINT);
     uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+    /* A worker forked by the master starts with these two blocked (see
+     * worker_child); from here on the loop handles them, pending ones too. */
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &term, NULL);
     if ((rc = bind_listener(w)) < 0)
         return rc;
     lanes_stats_refresh(w);   /* stats started before the pool and helpers existed */

@@ -40,7 +40,8 @@ def pid_gone(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
             return f.read().split(") ")[1][0] == "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
+        # gone before open, or between open and read (ESRCH)
         return True
 
 

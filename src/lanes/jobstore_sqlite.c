@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,14 +166,35 @@ static void sqlite_close(lanes_jobconn *c)
     free(c);
 }
 
-static int set_pragmas(lanes_jobconn *c)
+static int try_pragmas(lanes_jobconn *c, char **err)
 {
     /* journal_mode answers with a row; exec ignores it. synchronous is per
      * connection and must be set on every one. */
-    char *err = NULL;
-    int rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &err);
+    int rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, err);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(c->db, schema, NULL, NULL, &err);
+        rc = sqlite3_exec(c->db, schema, NULL, NULL, err);
+    return rc;
+}
+
+static int set_pragmas(lanes_jobconn *c, double busy_timeout)
+{
+    /* Workers that start together race to switch a new file to WAL and to
+     * create the schema. SQLite answers BUSY at once, without calling the
+     * busy handler, where waiting could deadlock (a reader upgrading to a
+     * writer): one worker of two then failed to start with "database is
+     * locked". Retry for up to the busy timeout. */
+    char *err = NULL;
+    int rc, waited_ms = 0, limit_ms = (int)(busy_timeout * 1000.0);
+    for (;;) {
+        rc = try_pragmas(c, &err);
+        if (map_rc(rc) != -EBUSY || waited_ms >= limit_ms)
+            break;
+        sqlite3_free(err);
+        err = NULL;
+        int ms = 5 + (int)(((uintptr_t)c >> 4) % 16);   /* differs per connection */
+        sqlite3_sleep(ms);
+        waited_ms += ms;
+    }
     if (rc != SQLITE_OK) {
         lanes_log(LANES_LOG_ERROR, "job store %s: %s", c->path, err ? err : sqlite3_errstr(rc));
         sqlite3_free(err);
@@ -201,7 +223,7 @@ static int sqlite_open(const char *where, double busy_timeout, int flags, lanes_
         return e;
     }
     sqlite3_busy_timeout(c->db, (int)(busy_timeout * 1000.0));
-    if ((rc = set_pragmas(c)) < 0) {
+    if ((rc = set_pragmas(c, busy_timeout)) < 0) {
         sqlite_close(c);
         return rc;
     }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lanes/jobstore.h"
@@ -365,6 +366,66 @@ static void test_reopen(void **state)
     lanes_job_clear(&j);
 }
 
+/*
+ * Workers of one server start together and open the same new file: each must
+ * get a working store. (SQLite answers BUSY without waiting where waiting
+ * could deadlock, and one of two workers once failed to start with "database
+ * is locked".) Rounds of 8 children released at once through a pipe.
+ */
+static void test_concurrent_first_open(void **state)
+{
+    (void)state;
+    enum { ROUNDS = 10, KIDS = 8 };
+    char dir[64], path[128];
+    snprintf(dir, sizeof dir, "/tmp/lanes-jobstore-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    for (int round = 0; round < ROUNDS; round++) {
+        snprintf(path, sizeof path, "%s/race%d.db", dir, round);
+        int go[2];
+        assert_int_equal(pipe(go), 0);
+        pid_t kids[KIDS];
+        for (int k = 0; k < KIDS; k++) {
+            kids[k] = fork();
+            assert_true(kids[k] >= 0);
+            if (kids[k] == 0) {
+                char b;
+                close(go[1]);
+                if (read(go[0], &b, 1) != 0)   /* EOF: all released at once */
+                    _exit(3);
+                lanes_jobconn *c = NULL;
+                if (ops->open(path, 5.0, 0, &c) != 0)
+                    _exit(1);
+                lanes_job j = { 0 };
+                if (lanes_job_new_id(j.id) != 0)
+                    _exit(2);
+                j.route = "GET /t";
+                j.method = "GET";
+                j.target = "/t";
+                j.created = 1.0;
+                int rc = ops->submit(c, &j);
+                ops->close(c);
+                _exit(rc == 0 ? 0 : 2);
+            }
+        }
+        close(go[0]);
+        close(go[1]);
+        int failed = 0;
+        for (int k = 0; k < KIDS; k++) {
+            int st = 0;
+            assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+            failed += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        }
+        assert_int_equal(failed, 0);
+        static const char *const suffix[] = { "", "-wal", "-shm" };
+        char p2[160];
+        for (int i = 0; i < 3; i++) {
+            snprintf(p2, sizeof p2, "%s%s", path, suffix[i]);
+            unlink(p2);
+        }
+    }
+    rmdir(dir);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -420,6 +481,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_concurrent_first_open),
         cmocka_unit_test_setup_teardown(test_submit_cost, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -55,39 +55,28 @@ static void set_resource(lanes_load_resource *r, const lanes_load_sample *s)
     r->valid = 1;
 }
 
-static void max_resource(lanes_load_resource *r, const lanes_load_sample *s)
-{
-    if (!r->valid) {
-        set_resource(r, s);
-        return;
-    }
-    if (s->rss_mb > r->rss_mb)
-        r->rss_mb = s->rss_mb;
-    if (s->cpu_pct > r->cpu_pct)
-        r->cpu_pct = s->cpu_pct;
-    if (s->threads > r->threads)
-        r->threads = s->threads;
-    if (s->fds > r->fds)
-        r->fds = s->fds;
-    if (s->procs > r->procs)
-        r->procs = s->procs;
-}
-
 void lanes_load_resources(const lanes_load_report *r, lanes_load_resource *idle, lanes_load_resource *peak,
                           lanes_load_resource *after)
 {
     memset(idle, 0, sizeof *idle);
     memset(peak, 0, sizeof *peak);
     memset(after, 0, sizeof *after);
+    lanes_load_sample top;
+    int during = 0;
     for (size_t i = 0; i < r->nsamples; i++) {
         const lanes_load_sample *s = &r->samples[i];
         if (s->at < r->t0)
             set_resource(idle, s);
-        else if (s->at <= r->load_end)
-            max_resource(peak, s);
-        else
+        else if (s->at <= r->load_end) {
+            if (during++)
+                lanes_load_sample_max(&top, s);
+            else
+                top = *s;
+        } else
             set_resource(after, s);
     }
+    if (during)
+        set_resource(peak, &top);
     /* The first sample during the load reports CPU over an interval that started
      * idle; still the best "before" there is when nothing came earlier. */
     if (!idle->valid && r->nsamples)

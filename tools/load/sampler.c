@@ -189,7 +189,7 @@ static int take_sample(lanes_load_sampler *s, lanes_load_sample *out)
     return 0;
 }
 
-static void merge_into(lanes_load_sample *into, const lanes_load_sample *x)
+void lanes_load_sample_max(lanes_load_sample *into, const lanes_load_sample *x)
 {
     into->at = x->at > into->at ? x->at : into->at;
     if (x->rss_mb > into->rss_mb)
@@ -209,7 +209,7 @@ static void halve(lanes_load_sampler *s)
 {
     for (size_t i = 0; i < s->n / 2; i++) {
         lanes_load_sample pair = s->samples[2 * i];
-        merge_into(&pair, &s->samples[2 * i + 1]);
+        lanes_load_sample_max(&pair, &s->samples[2 * i + 1]);
         s->samples[i] = pair;
     }
     s->n /= 2;
@@ -229,7 +229,7 @@ static void record(lanes_load_sampler *s, const lanes_load_sample *smp, bool alo
     if (s->in_slot == 0)
         s->samples[s->n] = *smp;
     else
-        merge_into(&s->samples[s->n], smp);
+        lanes_load_sample_max(&s->samples[s->n], smp);
     if (alone || ++s->in_slot == s->stride) {
         s->n++;
         s->in_slot = 0;

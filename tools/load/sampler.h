@@ -25,6 +25,9 @@ typedef struct {
     int procs;
 } lanes_load_sample;
 
+/* into := the larger of each value (and the later time) of into and x. */
+void lanes_load_sample_max(lanes_load_sample *into, const lanes_load_sample *x);
+
 typedef struct lanes_load_sampler lanes_load_sampler;
 
 /* Starts sampling pid every_ns apart on a thread of its own. -ESRCH if pid is

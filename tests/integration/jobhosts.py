@@ -31,12 +31,6 @@ RUN_RE = re.compile(r"^DEBUG: \[(\d+)\] job (\S+) \(.*\): run (\d+) on \S+$", re
 STORED_RE = re.compile(r"^DEBUG: \[(\d+)\] job (\S+) \(.*\): run (\d+) stored as (done|failed)$", re.M)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _stop_proc(proc, sig=signal.SIGTERM, timeout=10.0):
     """Signals proc (by PID, ours) and reaps it; SIGKILL if it overstays."""
     if proc.poll() is None:
@@ -46,8 +40,7 @@ def _stop_proc(proc, sig=signal.SIGTERM, timeout=10.0):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
-    with lanesrv._live_lock:
-        lanesrv._live.discard(proc)
+    lanesrv.untrack(proc)
     return proc.returncode
 
 
@@ -102,7 +95,7 @@ class RedisHost(_Logged):
 
     def __init__(self, net, host):
         super().__init__(net, host, "lanes-redis-")
-        self.port = free_port()
+        self.port = lanesrv.free_port()
 
     def start(self, timeout=10.0):
         self._popen([REDIS_SERVER, "--port", str(self.port), "--bind", self.ip, "--dir", self.dir,

@@ -190,6 +190,19 @@ def track(proc):
         _live.add(proc)
 
 
+def untrack(proc):
+    """proc was stopped and reaped by its owner: no longer ours to kill."""
+    with _live_lock:
+        _live.discard(proc)
+
+
+def free_port():
+    """A port free on 127.0.0.1 right now (for servers that cannot take 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _kill_all():
     with _live_lock:
         procs = list(_live)

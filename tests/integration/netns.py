@@ -73,6 +73,15 @@ class Net:
         self._procs = []
         self._closed = False
 
+    @classmethod
+    def loopback(cls, hosts):
+        """The same API on one machine, on purpose: every host is 127.0.0.1
+        and commands run directly (for tests about one machine that share
+        host-building code with the multi-host ones). Never started."""
+        net = cls(hosts, quiet=True)
+        net.reason = "loopback by design"
+        return net
+
     # ---- names ---------------------------------------------------------------
 
     def ns(self, host):

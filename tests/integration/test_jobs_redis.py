@@ -20,20 +20,18 @@ Every process is stopped by PID, also on failure (lanesrv); every wait is bounde
 """
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import jobhosts  # noqa: E402
 import lanesrv  # noqa: E402
+from netns import Net  # noqa: E402
 from lanesrv import Server, request  # noqa: E402
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+LOCAL = Net.loopback(["redis", "jobs"])
 
 
 def fibo(n):
@@ -41,12 +39,6 @@ def fibo(n):
     for _ in range(n):
         a, b = b, a + b
     return a
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(port, method, path, timeout=10.0):
@@ -81,115 +73,17 @@ def wait_state(port, job_id, states, timeout=15.0):
                          % (job_id, doc and doc["state"], timeout, states))
 
 
-class Redis:
-    """One redis-server of our own: a free port, a private directory, the AOF
-    on (a 202 means Redis acknowledged the XADD; appendfsync everysec writes
-    it to the file before answering and fsyncs once a second)."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="lanes-redis-")
-        self.port = free_port()
-        self.proc = None
-        self.log = open(os.path.join(self.dir, "redis.log"), "w+b")
-
-    def start(self, timeout=10.0):
-        args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-                "--daemonize", "no", "--protected-mode", "yes"]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
-        with lanesrv._live_lock:
-            lanesrv._live.add(self.proc)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("redis-server exited: %s" % self.output())
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith(b"+PONG"):
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.02)
-        raise RuntimeError("redis-server did not answer PING: %s" % self.output())
-
-    def url(self):
-        return "redis://127.0.0.1:%d/0" % self.port
-
-    def output(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")[-2000:]
-
-    def kill(self, sig=signal.SIGKILL):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=10)
-        if self.proc is not None:
-            with lanesrv._live_lock:
-                lanesrv._live.discard(self.proc)
-
-    def remove(self):
-        self.kill(signal.SIGTERM)
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+def local_redis():
+    """A redis-server of our own on 127.0.0.1 (jobhosts.RedisHost: a free port,
+    a private directory, the AOF on — a 202 means Redis acknowledged the XADD;
+    appendfsync everysec writes it to the file before answering)."""
+    return jobhosts.RedisHost(LOCAL, "redis").start()
 
 
-class JobsOnly:
-    """A lanes-demo --role jobs process: no HTTP port, so it is 'ready' when
-    it logs that its runners started."""
-
-    def __init__(self, *flags):
-        self.flags = list(flags)
-        self.cwd = tempfile.mkdtemp(prefix="lanes-jobsonly-")
-        self.log_file = tempfile.TemporaryFile(mode="w+b")
-        self.proc = None
-
-    def start(self, timeout=10.0):
-        args = [lanesrv.DEMO, "--role", "jobs", "--no-access-log"] + self.flags
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=self.log_file, cwd=self.cwd)
-        with lanesrv._live_lock:
-            lanesrv._live.add(self.proc)
-        deadline = time.monotonic() + timeout
-        while "job runners only" not in self.log():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError("--role jobs process did not start:\n" + self.log())
-            time.sleep(0.02)
-        return self
-
-    def log(self):
-        if self.log_file.closed:
-            return self.final_log
-        self.log_file.flush()
-        self.log_file.seek(0)
-        return self.log_file.read().decode("utf-8", "replace")
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def wait(self, timeout):
-        try:
-            return self.proc.wait(timeout=timeout)
-        finally:
-            if self.proc.poll() is not None:
-                with lanesrv._live_lock:
-                    lanesrv._live.discard(self.proc)
-
-    def kill(self, sig=signal.SIGKILL):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        if self.proc is not None:
-            self.wait(10)
-
-    def stop(self):
-        self.kill(signal.SIGTERM)
-        shutil.rmtree(self.cwd, ignore_errors=True)
-        if not self.log_file.closed:
-            self.final_log = self.log()
-            self.log_file.close()
-        return self.proc.returncode
+def jobs_only(jobs_url, *flags):
+    """A lanes-demo --role jobs process on this machine (no HTTP port: ready
+    once it logs that its runners started)."""
+    return jobhosts.JobHost(LOCAL, "jobs", jobs_url, *flags).start()
 
 
 def runner_pid(doc):
@@ -202,7 +96,7 @@ class RedisBasics(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.redis = Redis().start()
+        cls.redis = local_redis()
         cls.srv = Server("--jobs", cls.redis.url(), "--job-runners", "1").start()
         cls.port = cls.srv.port
 
@@ -213,7 +107,7 @@ class RedisBasics(unittest.TestCase):
         if not alive or rc != 0:
             sys.stderr.write("---- server log ----\n%s\n" % cls.srv.log()[-4000:])
         cls.srv.close_log()
-        cls.redis.remove()
+        cls.redis.stop()
         if not alive or rc != 0:
             raise AssertionError("server died or exit code %r on SIGTERM" % rc)
 
@@ -305,13 +199,13 @@ class RedisOutage(unittest.TestCase):
     """Redis killed under a running server, then started again."""
 
     def setUp(self):
-        self.redis = Redis().start()
+        self.redis = local_redis()
         self.srv = Server("--jobs", self.redis.url(), "--job-runners", "1").start()
 
     def tearDown(self):
         rc = self.srv.stop(timeout=15)
         self.srv.close_log()
-        self.redis.remove()
+        self.redis.stop()
         self.assertEqual(rc, 0)
 
     def test_down_answers_503_json_and_recovers(self):
@@ -319,7 +213,7 @@ class RedisOutage(unittest.TestCase):
         before = submit(port, "/fib/15/job")
         wait_state(port, before, ("done",))
         kept = submit(port, "/fib/16/job")   # acknowledged just before the kill
-        self.redis.kill(signal.SIGKILL)
+        self.redis.kill9()
         for i in range(20):
             t0 = time.monotonic()
             st, hs, doc = call(port, "GET", "/fib/10/job")
@@ -360,7 +254,7 @@ class RedisRoles(unittest.TestCase):
     """--role http + --role jobs processes sharing one Redis."""
 
     def setUp(self):
-        self.redis = Redis().start()
+        self.redis = local_redis()
         self.procs = []
         self.http = None
 
@@ -374,12 +268,12 @@ class RedisRoles(unittest.TestCase):
         if self.http is not None:
             codes["http"] = self.http.stop(timeout=15)
             self.http.close_log()
-        self.redis.remove()
+        self.redis.stop()
         # a clean SIGTERM exit is 0 (under ASan a leak or error would not be)
         self.assertEqual(set(codes.values()) - {0}, set(), codes)
 
     def jobs_proc(self, *flags):
-        p = JobsOnly("--jobs", self.redis.url(), *flags).start()
+        p = jobs_only(self.redis.url(), *flags)
         self.procs.append(p)
         return p
 
@@ -413,7 +307,7 @@ class RedisRoles(unittest.TestCase):
         self.assertEqual(runner_pid(first), a.proc.pid)
         time.sleep(1.2)   # longer than the lease: the keeper renews it
         self.assertEqual(job(port, jid)["attempts"], 1)
-        a.kill(signal.SIGKILL)
+        a.kill9()
         b = self.jobs_proc("--job-runners", "1", "--job-lease", "1")
         d = wait_state(port, jid, ("done", "failed"), timeout=15)
         self.assertEqual(d["state"], "done", d)
@@ -432,7 +326,7 @@ class RedisRoles(unittest.TestCase):
         a = self.jobs_proc(*flags)
         jid = submit(port, "/sleep/job?s=5")
         wait_state(port, jid, ("running",), timeout=10)
-        a.kill(signal.SIGKILL)
+        a.kill9()
         self.jobs_proc(*flags)
         d = wait_state(port, jid, ("done", "failed"), timeout=15)
         self.assertEqual(d["state"], "failed", d)

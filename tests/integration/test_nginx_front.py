@@ -38,12 +38,6 @@ LOAD = os.path.join(lanesrv.BIN_DIR, "lanes-load")
 PORT_RE = re.compile(r"listening on http://\S+:(\d+)")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http_get(host, port, path="/", timeout=5.0):
     c = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
@@ -182,7 +176,7 @@ class Nginx:
 
     def start(self):
         for _ in range(5):                  # a free port can be taken meanwhile: retry
-            self.port, self.port_quiet = free_port(), free_port()
+            self.port, self.port_quiet = lanesrv.free_port(), lanesrv.free_port()
             conf = os.path.join(self.tmp, "nginx.conf")
             with open(conf, "w") as f:
                 f.write(NGINX_CONF.format(tmp=self.tmp, b=self.upstreams[0], c=self.upstreams[1],

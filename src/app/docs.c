@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "app/openapi.h"
-#include "http/request.h"
-#include "server/worker.h"
+#include "app/request.h"
+#include "app/rt.h"
 #include "util/buf.h"
 
 /* Larger than any file swagger-ui-dist ships (the bundle is ~1.5 MB). */
@@ -114,7 +114,7 @@ static void page_head(page *p, const lanes_app *app, const char *extra_head)
 static void swagger_page(lanes_req *req)
 {
     page p;
-    page_head(&p, req->worker->app, "<link rel=\"stylesheet\" href=\"/docs/swagger-ui.css\">\n"
+    page_head(&p, req->rt->app, "<link rel=\"stylesheet\" href=\"/docs/swagger-ui.css\">\n"
                   "<link rel=\"icon\" type=\"image/png\" href=\"/docs/favicon-32x32.png\">\n");
     put(&p, "<div id=\"swagger-ui\"></div>\n"
             "<script src=\"/docs/swagger-ui-bundle.js\"></script>\n"
@@ -163,7 +163,7 @@ static void route_row(page *p, const lanes_route_def *r)
 
 static void plain_page(lanes_req *req)
 {
-    const lanes_app *app = req->worker->app;
+    const lanes_app *app = req->rt->app;
     page p;
     page_head(&p, app, "<style>body{font-family:sans-serif;margin:2em}"
                   "table{border-collapse:collapse}td,th{padding:.3em .8em;"

@@ -10,12 +10,12 @@
 
 #include <errno.h>
 
-#include "http/request.h"
-#include "server/worker.h"
+#include "app/request.h"
+#include "app/rt.h"
 
 /* The worker's number as the master counts them (0..workers-1): a worker
  * runs in slot i or i + workers (master.c), and alone it is number 0. */
-static int worker_number(const lanes_worker *w)
+static int worker_number(const lanes_rt *w)
 {
     int n = w->nslots / 2;
     return n > 0 ? w->slot % n : 0;
@@ -23,7 +23,7 @@ static int worker_number(const lanes_worker *w)
 
 void lanes_health_serve(lanes_req *req)
 {
-    const lanes_worker *w = req->worker;
+    const lanes_rt *w = req->rt;
     int leaving = w->leaving || w->draining;
     /* A cached "ok" would keep a balancer sending to a leaving instance. */
     lanes_set_header(req, "Cache-Control", "no-store");

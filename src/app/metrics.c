@@ -25,8 +25,7 @@
 #include <unistd.h>
 
 #include "app/stats.h"
-#include "http/request.h"
-#include "server/worker.h"
+#include "app/request.h"
 
 /* ---- /proc ------------------------------------------------------------------- */
 
@@ -329,7 +328,7 @@ static void render_process(out *b)
         put_gauge(b, "process_max_fds", "Maximum number of open file descriptors.", (double)p.max_fds);
 }
 
-int lanes_metrics_render(lanes_worker *w, lanes_buf *dst)
+int lanes_metrics_render(lanes_rt *w, lanes_buf *dst)
 {
     lanes_stats_sum s;
     int rc = lanes_stats_sum_get(w, &s);
@@ -353,7 +352,7 @@ void lanes_metrics_serve(lanes_req *req)
 {
     lanes_buf b;
     lanes_buf_init(&b);
-    int rc = lanes_metrics_render(req->worker, &b);
+    int rc = lanes_metrics_render(req->rt, &b);
     if (rc < 0)
         lanes_error(req, 500, lanes_strerror(rc));
     else

@@ -10,9 +10,8 @@
 #define LANES_METRICS_H
 
 #include "app/app.h"
+#include "app/rt.h"
 #include "util/buf.h"
-
-struct lanes_worker;
 
 /* Before serving, when cfg.metrics is on: registers GET /metrics (LOOP lane).
  * An app that registered its own GET /metrics keeps it. 0 or a negative errno. */
@@ -22,7 +21,7 @@ int lanes_metrics_register(lanes_app *app);
 void lanes_metrics_serve(lanes_req *req);
 
 /* Appends the whole exposition for worker w to out. 0 or a negative errno. */
-int lanes_metrics_render(struct lanes_worker *w, lanes_buf *out);
+int lanes_metrics_render(lanes_rt *rt, lanes_buf *out);
 
 /* What /proc says about this process; fields it could not read are -1. */
 typedef struct {

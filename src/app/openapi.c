@@ -22,8 +22,8 @@
 #include <string.h>
 
 #include "app/docs.h"
-#include "http/request.h"
-#include "server/worker.h"
+#include "app/request.h"
+#include "app/rt.h"
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -386,7 +386,7 @@ void lanes_openapi_serve(lanes_req *req)
 {
     lanes_jw w;
     lanes_jw_init(&w);
-    int rc = lanes_openapi_build(req->worker->app, &w);
+    int rc = lanes_openapi_build(req->rt->app, &w);
     if (rc < 0) {
         lanes_jw_free(&w);
         lanes_error(req, 500, "could not build the OpenAPI document");

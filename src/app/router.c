@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NMETHODS 7
 /* Bounds the recursion of a match, which may run on a small coroutine stack. */
 #define MAX_SEGMENTS 128
 
@@ -43,7 +42,7 @@ struct rnode {
     rnode **kids;           /* literal children */
     size_t nkids, kidcap;
     rnode *param;           /* the parameter child, shared by every name/type */
-    route *by_method[NMETHODS];
+    route *by_method[LANES_NMETHODS];
     unsigned mask;          /* methods with a route ending here */
 };
 
@@ -53,44 +52,11 @@ struct lanes_router {
     size_t nroutes, cap;
 };
 
-/* ---- methods --------------------------------------------------------------- */
-
-static const char *const method_names[NMETHODS] = {
-    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
-};
-
-int lanes_method_bit(const char *method, size_t len)
-{
-    for (int i = 0; i < NMETHODS; i++)
-        if (strlen(method_names[i]) == len && memcmp(method_names[i], method, len) == 0)
-            return 1 << i;
-    return 0;
-}
-
-/* Always NUL-terminates (cap > 0); stops before a name that would not fit,
- * and returns what it wrote. 64 bytes hold every method. */
-size_t lanes_methods_format(unsigned mask, char *buf, size_t cap)
-{
-    size_t n = 0;
-    if (cap == 0)
-        return 0;
-    buf[0] = '\0';
-    for (int i = 0; i < NMETHODS; i++) {
-        if (!(mask & (1u << i)))
-            continue;
-        size_t sep = n ? 2 : 0, l = strlen(method_names[i]);
-        if (n + sep + l + 1 > cap)
-            break;
-        memcpy(buf + n, ", ", sep);
-        memcpy(buf + n + sep, method_names[i], l + 1);
-        n += sep + l;
-    }
-    return n;
-}
+/* ---- methods (names and bits: http/message.h) ----------------------------- */
 
 static int method_index(unsigned bit)
 {
-    for (int i = 0; i < NMETHODS; i++)
+    for (int i = 0; i < LANES_NMETHODS; i++)
         if (bit == 1u << i)
             return i;
     return -1;

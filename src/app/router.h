@@ -14,18 +14,9 @@
 
 #include <stddef.h>
 
-#define LANES_MAX_PARAMS 16
+#include "http/message.h"
 
-/* Method bits: the router's method set; also used for the Allow header. */
-enum {
-    LANES_M_GET = 1 << 0,
-    LANES_M_HEAD = 1 << 1,
-    LANES_M_POST = 1 << 2,
-    LANES_M_PUT = 1 << 3,
-    LANES_M_PATCH = 1 << 4,
-    LANES_M_DELETE = 1 << 5,
-    LANES_M_OPTIONS = 1 << 6,
-};
+#define LANES_MAX_PARAMS 16
 
 typedef enum {
     LANES_PT_STR = 0,
@@ -53,11 +44,6 @@ typedef struct {
 
 lanes_router *lanes_router_new(void);
 void lanes_router_free(lanes_router *r);
-
-/* Method name ("GET") to its bit, 0 if unknown. HEAD is matched by GET routes. */
-int lanes_method_bit(const char *method, size_t len);
-/* Writes "GET, HEAD, POST" for a mask into buf; returns length. */
-size_t lanes_methods_format(unsigned mask, char *buf, size_t cap);
 
 /* Returns 0, -EINVAL (bad pattern: not absolute, unbalanced braces, empty or
  * duplicate parameter name, unknown type, more than LANES_MAX_PARAMS), -EEXIST

@@ -25,7 +25,7 @@
 
 #include "app/metrics.h"
 #include "lanes/pool.h"
-#include "lanes/procpool.h"
+#include "app/procs.h"
 #include "util/histogram.h"
 #include "util/log.h"
 
@@ -70,7 +70,7 @@ typedef struct {
 } shm_head;
 
 struct lanes_stats {
-    lanes_worker *w;
+    lanes_rt *w;
     slot *me;
     void *own_shm;                         /* mapped here when there is no master */
     size_t own_size;
@@ -214,7 +214,7 @@ void lanes_stats_shm_init(void *shm, const lanes_app *app, int nslots)
 
 static void refresh_gauges(lanes_stats *st)
 {
-    lanes_worker *w = st->w;
+    lanes_rt *w = st->w;
     slot *me = st->me;
     set_gauge(&me->conns, w->nconns);
     set_gauge(&me->inflight, w->inflight);
@@ -228,7 +228,7 @@ static void refresh_gauges(lanes_stats *st)
     }
     int busy = 0, total = 0;
     if (w->procs)
-        lanes_procpool_stats(w->procs, &busy, &total);
+        lanes_procs_stats(w->procs, &busy, &total);
     set_gauge(&me->helpers_busy, busy);
     set_gauge(&me->helpers_total, total);
 }
@@ -259,7 +259,7 @@ static void arm_lag_timer(lanes_stats *st)
 {
     /* One-shot, re-armed from now: libuv counts a timer from the loop's cached
      * clock, which may be stale by the time this callback runs. */
-    uv_update_time(&st->w->loop);
+    uv_update_time(st->w->loop);
     st->lag_armed_ns = uv_hrtime();
     uv_timer_start(&st->lag_timer, on_lag_timer, LAG_PERIOD_MS, 0);
 }
@@ -295,7 +295,7 @@ static const char *ms(char out[32], uint64_t ns)
 static void on_line_timer(uv_timer_t *t)
 {
     lanes_stats *st = t->data;
-    lanes_worker *w = st->w;
+    lanes_rt *w = st->w;
     uint64_t now = uv_hrtime();
     double dt = (double)(now - st->last_ns) / 1e9;
     if (dt <= 0)
@@ -328,7 +328,7 @@ static void on_line_timer(uv_timer_t *t)
 
 /* ---- life cycle ---------------------------------------------------------------------- */
 
-static int map_own(lanes_worker *w, lanes_stats *st)
+static int map_own(lanes_rt *w, lanes_stats *st)
 {
     size_t size = lanes_stats_shm_size(w->app, 1);
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -354,7 +354,7 @@ static void stats_free(lanes_stats *st)
     free(st);
 }
 
-static int claim_slot(lanes_worker *w, lanes_stats *st)
+static int claim_slot(lanes_rt *w, lanes_stats *st)
 {
     shm_head *h = w->shm;
     if (h->magic != STATS_MAGIC || w->slot < 0 || (uint32_t)w->slot >= h->nslots ||
@@ -376,7 +376,7 @@ static int claim_slot(lanes_worker *w, lanes_stats *st)
     return 0;
 }
 
-int lanes_stats_start(lanes_worker *w)
+int lanes_stats_start(lanes_rt *w)
 {
     lanes_stats *st = calloc(1, sizeof *st);
     if (!st)
@@ -398,13 +398,13 @@ int lanes_stats_start(lanes_worker *w)
     }
     w->stats = st;
     refresh_gauges(st);
-    uv_timer_init(&w->loop, &st->lag_timer);
+    uv_timer_init(w->loop, &st->lag_timer);
     st->lag_timer.data = st;
     uv_unref((uv_handle_t *)&st->lag_timer);
     st->open_handles = 1;
     arm_lag_timer(st);
     if (st->lat) {
-        uv_timer_init(&w->loop, &st->line_timer);
+        uv_timer_init(w->loop, &st->line_timer);
         st->line_timer.data = st;
         uv_unref((uv_handle_t *)&st->line_timer);
         st->open_handles++;
@@ -416,7 +416,7 @@ int lanes_stats_start(lanes_worker *w)
     return 0;
 }
 
-void lanes_stats_observe(lanes_worker *w, const lanes_req *req, double seconds)
+void lanes_stats_observe(lanes_rt *w, const lanes_req *req, double seconds)
 {
     lanes_stats *st = w->stats;
     if (!st)
@@ -440,7 +440,7 @@ static void on_closed(uv_handle_t *h)
         stats_free(st);
 }
 
-void lanes_stats_stop(lanes_worker *w)
+void lanes_stats_stop(lanes_rt *w)
 {
     lanes_stats *st = w->stats;
     if (!st)
@@ -462,7 +462,7 @@ void lanes_stats_stop(lanes_worker *w)
         uv_close((uv_handle_t *)&st->line_timer, on_closed);
 }
 
-void lanes_stats_blocked(lanes_worker *w, const lanes_route_def *route, uint64_t ns)
+void lanes_stats_blocked(lanes_rt *w, const lanes_route_def *route, uint64_t ns)
 {
     /* Called by the watchdog thread, which the loop thread joins before
      * lanes_stats_stop: w->stats cannot vanish under it. */
@@ -478,7 +478,7 @@ void lanes_stats_blocked(lanes_worker *w, const lanes_route_def *route, uint64_t
     }
 }
 
-void lanes_stats_jobs(lanes_worker *w, long queued, long running, long done, long failed)
+void lanes_stats_jobs(lanes_rt *w, long queued, long running, long done, long failed)
 {
     lanes_stats *st = w->stats;
     if (!st)
@@ -541,13 +541,13 @@ static void add_slot(lanes_stats_sum *out, slot *s, int nroutes, uint64_t *jobs_
     out->rss_bytes += get_gauge(&s->rss_bytes);
 }
 
-void lanes_stats_refresh(lanes_worker *w)
+void lanes_stats_refresh(lanes_rt *w)
 {
     if (w->stats)
         refresh_gauges(w->stats);
 }
 
-int lanes_stats_sum_get(lanes_worker *w, lanes_stats_sum *out)
+int lanes_stats_sum_get(lanes_rt *w, lanes_stats_sum *out)
 {
     memset(out, 0, sizeof *out);
     lanes_stats *st = w->stats;

@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#include "server/worker.h"
+#include "app/rt.h"
 
 /* Request-duration buckets (seconds, upper bounds; +Inf is implied). Fixed so
  * that slots of different workers add up bucket by bucket. */
@@ -42,22 +42,22 @@ void lanes_stats_shm_init(void *shm, const lanes_app *app, int nslots);
 /* Loop thread, at worker start. Maps a private one-slot area when the worker
  * runs without a master (w->shm NULL), claims the slot, starts the loop-lag
  * timer and the --stats timer. 0 or a negative errno. */
-int lanes_stats_start(lanes_worker *w);
+int lanes_stats_start(lanes_rt *w);
 /* req has been answered (status and timing final), just before its write.
  * seconds < 0: the request has no start time; it is counted, not timed. */
-void lanes_stats_observe(lanes_worker *w, const lanes_req *req, double seconds);
+void lanes_stats_observe(lanes_rt *w, const lanes_req *req, double seconds);
 /* Loop thread, during drain: stops the timers, zeroes this slot's gauges. */
-void lanes_stats_stop(lanes_worker *w);
+void lanes_stats_stop(lanes_rt *w);
 /* Re-reads the gauges (pool size, helpers...) now, e.g. once the worker has
  * created what stats started before. Loop thread. */
-void lanes_stats_refresh(lanes_worker *w);
+void lanes_stats_refresh(lanes_rt *w);
 
 /* Watchdog thread: the loop was blocked for ns nanoseconds while route (NULL:
  * no handler) held it. */
-void lanes_stats_blocked(lanes_worker *w, const lanes_route_def *route, uint64_t ns);
+void lanes_stats_blocked(lanes_rt *w, const lanes_route_def *route, uint64_t ns);
 /* JOB lane: the store's job counts by state, as this worker last saw them.
  * They are store-wide, so /metrics shows the freshest report, not a sum. */
-void lanes_stats_jobs(lanes_worker *w, long queued, long running, long done, long failed);
+void lanes_stats_jobs(lanes_rt *w, long queued, long running, long done, long failed);
 
 /* ---- reading: the sum over every slot ---------------------------------------- */
 
@@ -89,7 +89,7 @@ typedef struct {
 
 /* Loop thread: refreshes this worker's gauges, then adds up every slot.
  * Free with lanes_stats_sum_free(). 0, -ENOMEM, or -EINVAL (no shm). */
-int lanes_stats_sum_get(lanes_worker *w, lanes_stats_sum *out);
+int lanes_stats_sum_get(lanes_rt *w, lanes_stats_sum *out);
 void lanes_stats_sum_free(lanes_stats_sum *s);
 
 /* Bucket upper bounds in seconds (LANES_STATS_NDUR / NLAG entries). */

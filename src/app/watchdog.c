@@ -52,7 +52,7 @@
 typedef struct lanes_watchdog lanes_watchdog;
 
 struct lanes_watchdog {
-    lanes_worker *w;
+    lanes_rt *w;
     pthread_t thread;
     pid_t loop_tid;
     pthread_mutex_t mu;
@@ -405,7 +405,7 @@ static void begin_stall(lanes_watchdog *wd, stall *s, const lanes_route_def *rou
 static void end_stall(lanes_watchdog *wd, stall *s, uint64_t now)
 {
     uint64_t ns = now - s->start_ns;
-    lanes_worker *w = wd->w;
+    lanes_rt *w = wd->w;
     if (s->route)
         atomic_fetch_add_explicit(&w->rstate[s->route->index].blocked_ns, ns, memory_order_relaxed);
     lanes_stats_blocked(w, s->route, ns);
@@ -444,7 +444,7 @@ static int nap(lanes_watchdog *wd, uint64_t ns)
 static void *watch(void *arg)
 {
     lanes_watchdog *wd = arg;
-    lanes_worker *w = wd->w;
+    lanes_rt *w = wd->w;
     stall s = { 0 };
     lanes_buf_init(&s.trace);
     uint64_t beat = atomic_load_explicit(&w->loop_beats, memory_order_relaxed);
@@ -477,7 +477,7 @@ static void *watch(void *arg)
 
 /* ---- life cycle ------------------------------------------------------------------------ */
 
-int lanes_watchdog_start(lanes_worker *w)
+int lanes_watchdog_start(lanes_rt *w)
 {
     lanes_watchdog *wd = calloc(1, sizeof *wd);
     if (!wd)
@@ -522,7 +522,7 @@ int lanes_watchdog_start(lanes_worker *w)
     return 0;
 }
 
-void lanes_watchdog_stop(lanes_worker *w)
+void lanes_watchdog_stop(lanes_rt *w)
 {
     lanes_watchdog *wd = w->watchdog;
     if (!wd)

@@ -20,11 +20,11 @@
 #ifndef LANES_WATCHDOG_H
 #define LANES_WATCHDOG_H
 
-#include "server/worker.h"
+#include "app/rt.h"
 
 /* Loop thread, at worker start (after handles exist). 0 or a negative errno. */
-int lanes_watchdog_start(lanes_worker *w);
+int lanes_watchdog_start(lanes_rt *w);
 /* Loop thread, during drain: stops and joins the watchdog thread. */
-void lanes_watchdog_stop(lanes_worker *w);
+void lanes_watchdog_stop(lanes_rt *w);
 
 #endif

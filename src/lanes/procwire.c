@@ -128,21 +128,28 @@ static int method_ok(const char *m)
 }
 
 int lanes_pw_encode_request(lanes_buf *out, uint32_t seq, const char *method,
-                            const char *target, size_t target_len, const char *hbase,
-                            const lanes_hdr *hdrs, uint32_t nh, const void *body, size_t body_len)
+                            const char *target, size_t target_len, const char *hdrs, size_t hdrs_len,
+                            const void *body, size_t body_len)
 {
-    if (!method_ok(method) || target_len > LANES_PW_MAX_TARGET || nh > LANES_PW_MAX_HEADERS ||
-        memchr(target, '\0', target_len))
+    if (!method_ok(method) || target_len > LANES_PW_MAX_TARGET || memchr(target, '\0', target_len))
         return -EINVAL;
+    /* hdrs is "name\0value\0" pairs: an even number of strings, all ended. */
+    size_t nul = 0;
+    for (size_t i = 0; i < hdrs_len; i++)
+        nul += hdrs[i] == '\0';
+    if ((hdrs_len && hdrs[hdrs_len - 1] != '\0') || nul % 2 || nul / 2 > LANES_PW_MAX_HEADERS)
+        return -EINVAL;
+    uint32_t nh = (uint32_t)(nul / 2);
     size_t start;
     int rc = begin(out, LANES_PW_REQUEST, seq, &start);
     rc = rc ? rc : put_str(out, method, strlen(method));
     rc = rc ? rc : put_str(out, target, target_len);
     rc = rc ? rc : put_u32(out, nh);
-    for (uint32_t i = 0; rc == 0 && i < nh; i++) {
-        const char *name = hbase + hdrs[i].name, *value = hbase + hdrs[i].value;
-        rc = put_str(out, name, strlen(name));
-        rc = rc ? rc : put_str(out, value, strlen(value));
+    const char *p = hdrs;
+    for (uint32_t i = 0; rc == 0 && i < 2 * nh; i++) {
+        size_t n = strlen(p);
+        rc = put_str(out, p, n);
+        p += n + 1;
     }
     rc = rc ? rc : put_str(out, body, body_len);
     rc = rc ? rc : finish(out, start);

@@ -16,7 +16,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http/request.h"
 #include "util/buf.h"
 
 #define LANES_PW_MAGIC 0x57504e4cu          /* "LNPW" read as little-endian u32 */
@@ -68,11 +67,13 @@ long lanes_pw_frame_parse(const void *data, size_t len, lanes_pw_frame *f);
  * the payload length, or -EPROTO / -EMSGSIZE. */
 long lanes_pw_head_parse(const void *head16, uint32_t *type, uint32_t *seq);
 
-/* Appends one request frame to out. hbase + hdrs are the request's header
- * offsets (name and value NUL-terminated at those offsets). 0, -EINVAL, -ENOMEM. */
+/* Appends one request frame to out. hdrs holds the headers as
+ * "name\0value\0" pairs (hdrs_len bytes, every string NUL-terminated).
+ * 0, -EINVAL (bad method, a NUL in the target, malformed or too many
+ * headers) or -ENOMEM; out is unchanged on error. */
 int lanes_pw_encode_request(lanes_buf *out, uint32_t seq, const char *method,
-                            const char *target, size_t target_len, const char *hbase,
-                            const lanes_hdr *hdrs, uint32_t nh, const void *body, size_t body_len);
+                            const char *target, size_t target_len, const char *hdrs, size_t hdrs_len,
+                            const void *body, size_t body_len);
 /* Appends one response frame. headers is zero or more "Name: value\r\n"
  * lines. 0, -EINVAL, -ENOMEM. */
 int lanes_pw_encode_response(lanes_buf *out, uint32_t seq, int status, const char *content_type,

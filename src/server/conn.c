@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/parser.h"
-#include "http/response.h"
+#include "app/dispatch.h"
+#include "app/response.h"
 #include "app/stats.h"
-#include "lanes/lane.h"
+#include "http/parser.h"
 #include "util/log.h"
 
 /* How long a connection that got an error answer may keep sending before we
@@ -26,6 +26,7 @@
 #define LINGER_MS 2000
 
 static void conn_continue(lanes_conn *c);
+static const lanes_http_parser_cbs parser_cbs;
 
 static uint64_t ms(double s) { return s <= 0 ? 1 : (uint64_t)(s * 1000.0); }
 
@@ -84,7 +85,7 @@ static void on_handle_closed(uv_handle_t *h)
         w->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    w->nconns--;
+    w->rt.nconns--;
     free(c->pending);
     free(c);
     lanes_worker_conn_gone(w);
@@ -199,7 +200,7 @@ static void send_parse_error(lanes_conn *c, int status, const char *msg)
 {
     lanes_req *req = c->req;
     if (!req) {
-        req = lanes_req_get(c->worker);
+        req = lanes_req_get(&c->worker->rt);
         if (!req) {
             lanes_conn_close(c);
             return;
@@ -209,23 +210,11 @@ static void send_parse_error(lanes_conn *c, int status, const char *msg)
     }
     stop_reading(c);
     c->close_after = 1;
-    req->keep_alive = 0;
+    req->msg.keep_alive = 0;
     lanes_buf_reset(&req->res_headers);
     lanes_response_error(req, status, msg);
     req->state = REQ_RUNNING;
     lanes_conn_respond(req);
-}
-
-static const char *limit_message(int status)
-{
-    switch (status) {
-    case 413: return "request body too large";
-    case 414: return "request target too long";
-    case 417: return "unsupported Expect value; only 100-continue is supported";
-    case 431: return "request header block too large or too many headers";
-    case 503: return "server out of memory";
-    }
-    return "bad request";
 }
 
 static void send_continue(lanes_conn *c)
@@ -240,26 +229,20 @@ static void send_continue(lanes_conn *c)
  * (then dispatched, with the rest kept in pending), or the parse failed. */
 static void feed(lanes_conn *c, const char *data, size_t n)
 {
-    if (lanes_parser_check_crlf(c, data, n) < 0) {
-        c->pending_len = 0;
-        send_parse_error(c, 400, "malformed request: chunk data not followed by CRLF");
-        return;
-    }
-    enum llhttp_errno e = llhttp_execute(&c->parser, data, n);
-    if (e == HPE_OK) {
+    size_t used;
+    int st = lanes_http_parser_feed(&c->parser, data, n, &used);
+    if (st == LANES_HTTP_MORE) {
         if (data == c->pending)
             c->pending_len = 0;
         lanes_req *req = c->req;
-        if (req && req->expect_continue == 1 && !c->closing) {
-            req->expect_continue = 2;   /* say it once */
-            if (req->http_minor >= 1)
+        if (req && req->msg.expect_continue == 1 && !c->closing) {
+            req->msg.expect_continue = 2;   /* say it once */
+            if (req->msg.http_minor >= 1)
                 send_continue(c);
         }
         return;
     }
-    if (e == HPE_PAUSED) {
-        const char *pos = llhttp_get_error_pos(&c->parser);
-        size_t used = pos ? (size_t)(pos - data) : n;
+    if (st == LANES_HTTP_DONE) {
         if (keep_pending(c, data + used, n - used) < 0) {
             lanes_conn_close(c);
             return;
@@ -269,14 +252,9 @@ static void feed(lanes_conn *c, const char *data, size_t n)
         lanes_dispatch(c->req);
         return;
     }
-    int status = c->err_status ? c->err_status : 400;
-    const char *msg = c->err_msg ? c->err_msg
-                    : c->err_status ? limit_message(status) : llhttp_get_error_reason(&c->parser);
     char text[160];
-    if (!c->err_status) {
-        snprintf(text, sizeof text, "malformed request: %s", msg ? msg : llhttp_errno_name(e));
-        msg = text;
-    }
+    const char *msg;
+    int status = lanes_http_parser_error(&c->parser, text, sizeof text, &msg);
     c->pending_len = 0;
     send_parse_error(c, status, msg);
 }
@@ -332,7 +310,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     }
     lanes_req *req = c->req;
-    if (req && req->method[0])
+    if (req && req->msg.method[0])
         lanes_conn_head_started(c);   /* body still arriving: reset its idle deadline */
     c->pumping = 1;
     feed(c, buf->base, (size_t)n);
@@ -373,14 +351,14 @@ static void after_write(lanes_conn *c)
     c->busy = 0;
     lanes_background_flush(req);
     lanes_req_put(req);
-    if (c->close_after || c->worker->draining) {
-        if (was_error && !c->worker->draining)
+    if (c->close_after || c->worker->rt.draining) {
+        if (was_error && !c->worker->rt.draining)
             linger(c);
         else
             lanes_conn_close(c);
         return;
     }
-    llhttp_resume(&c->parser);
+    lanes_http_parser_resume(&c->parser);
     conn_continue(c);
 }
 
@@ -403,7 +381,8 @@ static void access_log(lanes_req *req, double dt)
     char peer[64] = "-";
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    if (req->conn && uv_tcp_getpeername(&req->conn->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    lanes_conn *c = req->conn;
+    if (c && uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
         char ip[48];
         if (ss.ss_family == AF_INET6) {
             uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
@@ -414,23 +393,24 @@ static void access_log(lanes_req *req, double dt)
         }
     }
     const char *lane = req->route ? lanes_lane_name(req->route->lane) : "-";
-    int ulen = req->url_len > 512 ? 512 : (int)req->url_len;
+    const lanes_http_msg *m = &req->msg;
+    int ulen = m->url_len > 512 ? 512 : (int)m->url_len;
     lanes_log(LANES_LOG_INFO, "%s - \"%s %.*s HTTP/%d.%d\" %d %.4fs lane=%s", peer,
-              req->method[0] ? req->method : "-", ulen, req->head.data ? req->head.data : "",
-              req->http_major, req->http_minor, req->status, dt, lane);
+              m->method[0] ? m->method : "-", ulen, lanes_http_msg_url(m),
+              m->http_major, m->http_minor, req->status, dt, lane);
 }
 
 void lanes_conn_respond(lanes_req *req)
 {
     lanes_conn *c = req->conn;
-    lanes_worker *w = req->worker;
     if (!c) {
         lanes_background_flush(req);
         lanes_req_put(req);
         return;
     }
+    lanes_worker *w = c->worker;
     req->state = REQ_WRITING;   /* from here a close recycles req */
-    int keep = req->keep_alive && !c->close_after && !w->draining;
+    int keep = req->msg.keep_alive && !c->close_after && !w->rt.draining;
     if (!keep)
         c->close_after = 1;
     double dt = req->t_start_ns ? (double)(uv_hrtime() - req->t_start_ns) / 1e9 : -1;
@@ -438,16 +418,16 @@ void lanes_conn_respond(lanes_req *req)
         lanes_conn_close(c);
         return;
     }
-    w->requests++;
-    lanes_stats_observe(w, req, dt);
-    if (w->max_requests > 0 && (long)w->requests >= w->max_requests)
+    w->rt.requests++;
+    lanes_stats_observe(&w->rt, req, dt);
+    if (w->max_requests > 0 && (long)w->rt.requests >= w->max_requests)
         lanes_worker_recycle(w);   /* this answer still goes out, with Connection: close */
     if (w->cfg->access_log)
         access_log(req, dt < 0 ? 0 : dt);
     uv_buf_t bufs[2];
     int nb = 1;
     bufs[0] = uv_buf_init(req->res_head.data, (unsigned)req->res_head.len);
-    if (!req->is_head && !lanes_status_no_body(req->status) && req->res_body.len)
+    if (!req->msg.is_head && !lanes_status_no_body(req->status) && req->res_body.len)
         bufs[nb++] = uv_buf_init(req->res_body.data, (unsigned)req->res_body.len);
     req->state = REQ_WRITING;
     c->busy = 1;
@@ -494,7 +474,7 @@ static void on_timer(uv_timer_t *t)
     }
     c->deadline = 0;
     lanes_req *req = c->req;
-    if (c->lingering || !req || req->state != REQ_READING || c->worker->draining) {
+    if (c->lingering || !req || req->state != REQ_READING || c->worker->rt.draining) {
         lanes_conn_close(c);   /* idle keep-alive, stalled write, or linger done */
         return;
     }
@@ -502,6 +482,31 @@ static void on_timer(uv_timer_t *t)
     c->pending_len = 0;
     send_parse_error(c, 408, "request not received in time");
 }
+
+/* ---- the parser's callbacks ---------------------------------------------------- */
+
+/* A request begins on c: a recycled request object to fill. */
+static lanes_http_msg *on_message_begin(void *ctx)
+{
+    lanes_conn *c = ctx;
+    lanes_req *req = lanes_req_get(&c->worker->rt);
+    if (!req)
+        return NULL;
+    req->conn = c;
+    c->req = req;
+    return &req->msg;
+}
+
+/* The head began, or ended and a body may follow: it must keep coming. */
+static void on_message_progress(void *ctx)
+{
+    lanes_conn_head_started(ctx);
+}
+
+static const lanes_http_parser_cbs parser_cbs = {
+    .begin = on_message_begin,
+    .progress = on_message_progress,
+};
 
 /* Descriptors kept free for everything but new connections (the pool's
  * files, helpers' pipes, the job store, /proc reads). Descriptors are handed
@@ -538,7 +543,7 @@ void lanes_conn_accept(lanes_worker *w)
     if (w->conns)
         w->conns->prev = c;
     w->conns = c;
-    w->nconns++;
+    w->rt.nconns++;
     int rc = uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp);
     if (rc < 0) {
         lanes_log(LANES_LOG_WARN, "accept failed: %s", uv_strerror(rc));
@@ -551,7 +556,7 @@ void lanes_conn_accept(lanes_worker *w)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    lanes_parser_init(&c->parser, c);
+    lanes_http_parser_init(&c->parser, &w->limits, &parser_cbs, c);
     start_reading(c);
     set_timer(c, ms(w->cfg->header_timeout));
 }

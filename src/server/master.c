@@ -33,6 +33,7 @@
 
 #include "app/stats.h"
 #include "server/worker.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 enum { W_FREE = 0, W_RUNNING, W_RETIRING, W_DRAINING };
@@ -62,13 +63,6 @@ typedef struct {
     uint64_t delay_end;        /* --drain-delay: workers serve on (/healthz 503) until then */
     unsigned seed;
 } master;
-
-uint64_t lanes_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- sockets ------------------------------------------------------------------- */
 

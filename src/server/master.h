@@ -12,18 +12,7 @@
 #include <sys/types.h>
 
 #include "app/app.h"
-
-/* One per worker slot, in memory shared with the master. Written by the
- * worker's loop thread (a blocked loop must look blocked: no other thread
- * writes the beat), read by the master. */
-typedef struct {
-    _Atomic uint64_t beat_ms;      /* CLOCK_MONOTONIC ms of the loop's last beat */
-    _Atomic int route;             /* 1 + index of the LOOP route running, 0 = none */
-    _Atomic int ready;             /* listening and serving */
-    _Atomic long requests;
-    _Atomic int drain_now;         /* set by the master before a SIGTERM that must
-                                      not wait --drain-delay (reload, second signal) */
-} lanes_heartbeat;
+#include "app/rt.h"
 
 /* How a worker is started: by lanes_main directly (listen_fd -1: bind
  * yourself) or by the master (inherited socket, shared memory, slot). */
@@ -42,7 +31,5 @@ typedef struct {
 int lanes_master_run(lanes_app *app);
 /* Runs one worker as the master's child (see worker.h). */
 int lanes_worker_run_ex(lanes_app *app, const void *opts);
-/* CLOCK_MONOTONIC in ms: the clock the beats are written in. */
-uint64_t lanes_mono_ms(void);
 
 #endif

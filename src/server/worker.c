@@ -9,7 +9,6 @@
 #include "server/worker.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +16,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "app/openapi.h"
-#include "app/stats.h"
-#include "app/watchdog.h"
-#include "lanes/jobs.h"
-#include "lanes/lane.h"
-#include "lanes/procpool.h"
 #include "server/conn.h"
 #include "server/master.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* Seconds between two "out of file descriptors" lines: a flood of refused
@@ -62,7 +56,7 @@ static void on_connection(uv_stream_t *server, int status)
         lanes_log(LANES_LOG_WARN, "listener error: %s", uv_strerror(status));
         return;
     }
-    if (w->draining)
+    if (w->rt.draining)
         return;
     lanes_conn_accept(w);
 }
@@ -76,43 +70,17 @@ static void close_if_open(uv_handle_t *h)
 /* Everything is quiet: close the remaining handles so uv_run returns. */
 static void finish_drain(lanes_worker *w)
 {
-    /* The watchdog first: joining threads below may hold the loop a while,
-     * and that is not a blocked handler. Stats last: job runners and the
-     * keeper report into them until they are joined. */
-    lanes_watchdog_stop(w);
-    close_if_open((uv_handle_t *)&w->beat_prepare);
-    close_if_open((uv_handle_t *)&w->beat_check);
-    if (w->hb)
+    if (w->rt.hb)
         close_if_open((uv_handle_t *)&w->hb_timer);
     close_if_open((uv_handle_t *)&w->sigint);
     close_if_open((uv_handle_t *)&w->sigterm);
-    close_if_open((uv_handle_t *)&w->idle);
     close_if_open((uv_handle_t *)&w->drain_timer);
-    close_if_open((uv_handle_t *)&w->house_timer);
-    if (w->jobs) {
-        lanes_jobs_close(w->jobs);
-        w->jobs = NULL;
-    }
-    if (w->procs) {
-        lanes_procpool_close(w->procs);
-        w->procs = NULL;
-    }
-    if (w->pool) {
-        lanes_pool_close(w->pool);
-        w->pool = NULL;
-    }
-    lanes_stats_stop(w);
-    while (w->free_reqs) {
-        lanes_req *req = w->free_reqs;
-        w->free_reqs = req->next;
-        w->nfree--;
-        lanes_req_destroy(req, NULL);
-    }
+    lanes_rt_close(&w->rt);
 }
 
 void lanes_worker_conn_gone(lanes_worker *w)
 {
-    if (w->draining && w->nconns == 0 && w->inflight == 0)
+    if (w->rt.draining && w->rt.nconns == 0 && w->rt.inflight == 0)
         finish_drain(w);
 }
 
@@ -120,17 +88,17 @@ static void on_drain_timeout(uv_timer_t *t)
 {
     lanes_worker *w = t->data;
     lanes_log(LANES_LOG_WARN, "graceful timeout (%.1f s): %d connection(s) with %d request(s) still running are dropped",
-              w->cfg->graceful_timeout, w->nconns, w->inflight);
+              w->cfg->graceful_timeout, w->rt.nconns, w->rt.inflight);
     w->forced = 1;
     uv_stop(&w->loop);
 }
 
 static void begin_drain(lanes_worker *w)
 {
-    w->leaving = 1;
-    w->draining = 1;
-    if (w->hb)
-        atomic_store(&((lanes_heartbeat *)w->hb)->ready, 0);
+    w->rt.leaving = 1;
+    w->rt.draining = 1;
+    if (w->rt.hb)
+        atomic_store(&w->rt.hb->ready, 0);
     close_if_open((uv_handle_t *)&w->listener);
     lanes_conn *c = w->conns;
     while (c) {
@@ -144,10 +112,10 @@ static void begin_drain(lanes_worker *w)
 
 void lanes_worker_recycle(lanes_worker *w)
 {
-    if (w->draining)
+    if (w->rt.draining)
         return;
     lanes_log(LANES_LOG_INFO, "served %llu requests (--max-requests %ld): recycling this worker",
-              (unsigned long long)w->requests, w->max_requests);
+              (unsigned long long)w->rt.requests, w->max_requests);
     w->recycled = 1;
     begin_drain(w);
 }
@@ -155,7 +123,7 @@ void lanes_worker_recycle(lanes_worker *w)
 static void start_drain_now(lanes_worker *w, int signum)
 {
     lanes_log(LANES_LOG_INFO, "%s: draining (%d connection(s), %d request(s) in flight; up to %.1f s)",
-              strsignal(signum), w->nconns, w->inflight, w->cfg->graceful_timeout);
+              strsignal(signum), w->rt.nconns, w->rt.inflight, w->cfg->graceful_timeout);
     begin_drain(w);
 }
 
@@ -163,7 +131,7 @@ static void on_drain_delay(uv_timer_t *t)
 {
     lanes_worker *w = t->data;
     lanes_log(LANES_LOG_INFO, "--drain-delay over: draining (%d connection(s), %d request(s) in flight; up to %.1f s)",
-              w->nconns, w->inflight, w->cfg->graceful_timeout);
+              w->rt.nconns, w->rt.inflight, w->cfg->graceful_timeout);
     begin_drain(w);
 }
 
@@ -175,18 +143,18 @@ static void on_drain_delay(uv_timer_t *t)
 static void on_signal(uv_signal_t *s, int signum)
 {
     lanes_worker *w = s->data;
-    if (w->draining) {
+    if (w->rt.draining) {
         lanes_log(LANES_LOG_WARN, "second %s: stopping now", strsignal(signum));
         w->forced = 1;
         uv_stop(&w->loop);
         return;
     }
-    if (w->leaving) {
+    if (w->rt.leaving) {
         lanes_log(LANES_LOG_INFO, "second %s: skipping the rest of --drain-delay", strsignal(signum));
         start_drain_now(w, signum);
         return;
     }
-    int reload = w->hb && atomic_load(&((lanes_heartbeat *)w->hb)->drain_now);
+    int reload = w->rt.hb && atomic_load(&w->rt.hb->drain_now);
     /* The master's death (PR_SET_PDEATHSIG) is a SIGTERM too: nobody will
      * supervise the delay or end it, so leave at once. */
     int orphan = w->master_pid && getppid() != w->master_pid;
@@ -194,7 +162,7 @@ static void on_signal(uv_signal_t *s, int signum)
         start_drain_now(w, signum);
         return;
     }
-    w->leaving = 1;
+    w->rt.leaving = 1;
     lanes_log(LANES_LOG_INFO, "%s: /healthz answers 503 for %.1f s (--drain-delay) while serving on, then draining",
               strsignal(signum), w->cfg->drain_delay);
     uv_timer_start(&w->drain_timer, on_drain_delay, (uint64_t)(w->cfg->drain_delay * 1000.0), 0);
@@ -252,51 +220,14 @@ static int bound_port(lanes_worker *w)
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-/* Coroutine stacks kept for reuse past this many are unmapped once a second,
- * so the RSS of a burst of suspended LOOP requests goes back to the system. */
-#define CORO_STACKS_KEPT 64
-
-/* Likewise for recycled request objects (and their buffers). */
-#define REQS_KEPT 64
-
-static void on_house_timer(uv_timer_t *t)
-{
-    lanes_worker *w = t->data;
-    size_t freed = lanes_coro_pool_trim(w->coros, CORO_STACKS_KEPT);
-    while (w->nfree > REQS_KEPT) {
-        lanes_req *req = w->free_reqs;
-        w->free_reqs = req->next;
-        w->nfree--;
-        lanes_req_destroy(req, NULL);
-        freed++;
-    }
-    /* glibc keeps freed heap pages; a burst's worth is worth returning. */
-    if (freed > 0)
-        malloc_trim(0);
-}
-
-/* Every loop iteration bumps the beat, before and after polling, so a
- * watchdog sees a loop that turns, however idle. */
-static void on_beat_prepare(uv_prepare_t *h)
-{
-    lanes_worker *w = h->data;
-    atomic_fetch_add_explicit(&w->loop_beats, 1, memory_order_relaxed);
-}
-
-static void on_beat_check(uv_check_t *h)
-{
-    lanes_worker *w = h->data;
-    atomic_fetch_add_explicit(&w->loop_beats, 1, memory_order_relaxed);
-}
-
 /* The master's heartbeat, written by the loop thread itself: a blocked loop
  * stops beating, which is the point. */
 static void on_hb_timer(uv_timer_t *t)
 {
     lanes_worker *w = t->data;
-    lanes_heartbeat *hb = w->hb;
+    lanes_heartbeat *hb = w->rt.hb;
     atomic_store_explicit(&hb->beat_ms, lanes_mono_ms(), memory_order_relaxed);
-    atomic_store_explicit(&hb->requests, (long)w->requests, memory_order_relaxed);
+    atomic_store_explicit(&hb->requests, (long)w->rt.requests, memory_order_relaxed);
 }
 
 static void start_heartbeat(lanes_worker *w)
@@ -310,7 +241,7 @@ static void start_heartbeat(lanes_worker *w)
         every = 50;
     uv_timer_start(&w->hb_timer, on_hb_timer, 0, every);
     uv_unref((uv_handle_t *)&w->hb_timer);
-    atomic_store(&((lanes_heartbeat *)w->hb)->ready, 1);
+    atomic_store(&w->rt.hb->ready, 1);
 }
 
 /* Servers hold one descriptor per connection, and the usual soft limit
@@ -336,52 +267,46 @@ static void raise_fd_limit(lanes_worker *w)
     w->fd_limit = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)1 << 30 ? 1L << 30 : (long)rl.rlim_cur;
 }
 
+static void host_respond(lanes_req *req)
+{
+    lanes_conn_respond(req);
+}
+
+static void host_settled(void *host)
+{
+    lanes_worker_conn_gone(host);
+}
+
+/* How the framework reaches this worker's connections (app/rt.h). */
+static const lanes_host_ops host_ops = {
+    .respond = host_respond,
+    .settled = host_settled,
+};
+
 static int worker_init(lanes_worker *w, lanes_app *app)
 {
-    w->app = app;
     w->cfg = &app->cfg;
-    w->pid = getpid();
+    w->limits = (lanes_http_limits){
+        .max_header = w->cfg->max_header,
+        .max_headers = w->cfg->max_headers,
+        .max_body = w->cfg->max_body,
+        .max_uri = w->cfg->max_uri,
+    };
     raise_fd_limit(w);
     int rc = uv_loop_init(&w->loop);
     if (rc < 0)
         return rc;
-    if ((rc = lanes_coro_thread_init()) < 0)
+    lanes_rt *rt = &w->rt;
+    rt->loop = &w->loop;
+    rt->app = app;
+    rt->cfg = w->cfg;
+    rt->pid = getpid();
+    rt->ops = &host_ops;
+    rt->host = w;
+    if ((rc = lanes_rt_init(rt)) < 0)
         return rc;
-    if ((rc = lanes_coro_pool_new(&w->coros, w->cfg->coro_stack, 1024)) < 0)
-        return rc;
-    w->rstate = calloc((size_t)(app->nroutes ? app->nroutes : 1), sizeof *w->rstate);
-    if (!w->rstate)
-        return -ENOMEM;
-    /* Stats before any thread that reports into them (job keeper, runners). */
-    if ((rc = lanes_stats_start(w)) < 0)
-        return rc;
-    if (lanes_app_has_lane(app, LANES_PROCESS) && w->cfg->procs > 0 &&
-        (rc = lanes_procpool_new(&w->procs, w, w->cfg->procs)) < 0) {
-        lanes_log(LANES_LOG_ERROR, "cannot start helper processes: %s", lanes_strerror(rc));
-        return rc;
-    }
-    if ((rc = lanes_pool_new(&w->pool, &w->loop, w->cfg->threads)) < 0)
-        return rc;
-    if (lanes_app_has_lane(app, LANES_JOB) && (rc = lanes_jobs_new(&w->jobs, w)) < 0) {
-        lanes_log(LANES_LOG_ERROR, "cannot open the job store %s: %s", w->cfg->jobs_db, lanes_strerror(rc));
-        return rc;
-    }
-    uv_idle_init(&w->loop, &w->idle);
-    w->idle.data = w;
-    w->loop_thread = pthread_self();
-    uv_prepare_init(&w->loop, &w->beat_prepare);
-    uv_check_init(&w->loop, &w->beat_check);
-    w->beat_prepare.data = w->beat_check.data = w;
-    uv_prepare_start(&w->beat_prepare, on_beat_prepare);
-    uv_check_start(&w->beat_check, on_beat_check);
-    uv_unref((uv_handle_t *)&w->beat_prepare);
-    uv_unref((uv_handle_t *)&w->beat_check);
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
-    uv_timer_init(&w->loop, &w->house_timer);
-    w->house_timer.data = w;
-    uv_timer_start(&w->house_timer, on_house_timer, 1000, 1000);
-    uv_unref((uv_handle_t *)&w->house_timer);
     uv_signal_init(&w->loop, &w->sigint);
     uv_signal_init(&w->loop, &w->sigterm);
     w->sigint.data = w->sigterm.data = w;
@@ -396,10 +321,9 @@ static int worker_init(lanes_worker *w, lanes_app *app)
     pthread_sigmask(SIG_UNBLOCK, &term, NULL);
     if ((rc = bind_listener(w)) < 0)
         return rc;
-    lanes_stats_refresh(w);   /* stats started before the pool and helpers existed */
-    if (w->hb)
+    if (rt->hb)
         start_heartbeat(w);
-    return lanes_watchdog_start(w);
+    return lanes_rt_serving(rt);
 }
 
 static void walk_close(uv_handle_t *h, void *arg)
@@ -423,10 +347,10 @@ int lanes_worker_run_ex(lanes_app *app, const void *opts)
     w->listen_fd = -1;
     if (o) {
         w->listen_fd = o->listen_fd;
-        w->shm = o->shm;
-        w->slot = o->slot;
-        w->nslots = o->nslots;
-        w->hb = o->hb;
+        w->rt.shm = o->shm;
+        w->rt.slot = o->slot;
+        w->rt.nslots = o->nslots;
+        w->rt.hb = o->hb;
         w->max_requests = o->max_requests;
         w->master_pid = getppid();
     }
@@ -437,7 +361,7 @@ int lanes_worker_run_ex(lanes_app *app, const void *opts)
                   LANES_VERSION, w->cfg->job_runners);
         uv_run(&w->loop, UV_RUN_DEFAULT);
     } else if (rc == 0 && w->listen_fd >= 0) {
-        lanes_log(LANES_LOG_INFO, "worker ready (slot %d, threads %d)", w->slot, w->cfg->threads);
+        lanes_log(LANES_LOG_INFO, "worker ready (slot %d, threads %d)", w->rt.slot, w->cfg->threads);
         uv_run(&w->loop, UV_RUN_DEFAULT);
     } else if (rc == 0) {
         lanes_log(LANES_LOG_INFO, "lanes %s listening on http://%s%s%s:%d (threads %d, routes %d)",
@@ -455,7 +379,7 @@ int lanes_worker_run_ex(lanes_app *app, const void *opts)
         /* Start-up failed part-way: stop what did start the way a drain
          * does (helpers, job runners and the pool have close sequences of
          * their own), let those finish, then close whatever is left. */
-        w->draining = 1;
+        w->rt.draining = 1;
         close_if_open((uv_handle_t *)&w->listener);
         finish_drain(w);
         uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -463,11 +387,9 @@ int lanes_worker_run_ex(lanes_app *app, const void *opts)
     }
     uv_run(&w->loop, UV_RUN_DEFAULT);   /* run close callbacks */
     uv_loop_close(&w->loop);
-    if (w->coros)
-        lanes_coro_pool_free(w->coros);
-    free(w->rstate);
+    lanes_rt_free(&w->rt);
     if (rc == 0)
-        lanes_log(LANES_LOG_INFO, "stopped after %llu request(s)", (unsigned long long)w->requests);
+        lanes_log(LANES_LOG_INFO, "stopped after %llu request(s)", (unsigned long long)w->rt.requests);
     int recycled = w->recycled;
     free(w);
     return rc < 0 ? rc : recycled ? LANES_EXIT_RECYCLE : 0;

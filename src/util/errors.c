@@ -1,5 +1,5 @@
 /*
- * errors.c — lanes_strerror and lanes_time (see lanes.h, errors.h).
+ * errors.c — lanes_strerror (see lanes.h, errors.h).
  *
  * lanes_strerror returns text that lives forever and is shared by every
  * thread, so it must never use strerror() (whose buffer is not thread-safe)
@@ -26,11 +26,4 @@ const char *lanes_strerror(int err)
     int e = err < 0 ? -err : err;
     const char *s = strerrordesc_np(e);
     return s ? s : "unknown error";
-}
-
-double lanes_time(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000) * 1e-6;
 }

@@ -1,7 +1,7 @@
 /*
- * errors.h — module header of errors.c, which implements two small public
- * helpers declared in lanes.h: lanes_strerror() (error code to text) and
- * lanes_time() (wall clock). Both are safe from any thread and never allocate.
+ * errors.h — module header of errors.c, which implements the public
+ * lanes_strerror() declared in lanes.h (error code to text). Safe from any
+ * thread; never allocates. (lanes_time() lives in clock.c.)
  */
 #ifndef LANES_ERRORS_H
 #define LANES_ERRORS_H

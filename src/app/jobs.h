@@ -8,13 +8,14 @@
 #define LANES_JOBS_H
 
 #include "app/app.h"
-#include "http/request.h"
+#include "app/request.h"
+#include "app/rt.h"
 
 typedef struct lanes_jobs lanes_jobs;
 
 /* Loop thread, at worker start (after the thread pool exists). Opens the
  * store and starts cfg->job_runners runner threads. 0 or a negative errno. */
-int lanes_jobs_new(lanes_jobs **out, lanes_worker *w);
+int lanes_jobs_new(lanes_jobs **out, lanes_rt *rt);
 /* Loop thread: stores req as a job, answers it 202 {"job_id","status_url"}
  * (or 503 with a reason), then finishes it with lanes_lane_done: at once
  * after a local SQLite insert, or later, from the thread pool, for a remote

@@ -1,10 +1,11 @@
 /*
- * request.h — struct lanes_req: one HTTP request from its first byte to the
- * last byte of its response. Owned by the loop thread, except while a pool
- * thread runs its handler (then only that thread touches it, until done()).
+ * request.h — struct lanes_req: what a handler sees of one request, from its
+ * message (http/message.h) through routing and its lane to its answer.
+ * Owned by the loop thread, except while a pool thread runs its handler
+ * (then only that thread touches it, until done()).
  *
- * Requests are recycled per worker: their buffers are kept (up to a cap) so
- * that a steady load allocates nothing per request.
+ * Requests are recycled per worker runtime (rt.h): their buffers are kept
+ * (up to a cap) so that a steady load allocates nothing per request.
  */
 #ifndef LANES_REQUEST_H
 #define LANES_REQUEST_H
@@ -15,16 +16,12 @@
 #include "lanes.h"
 #include "app/app.h"
 #include "app/router.h"
+#include "http/message.h"
 #include "lanes/coro.h"
 #include "lanes/pool.h"
 #include "util/buf.h"
 
-typedef struct lanes_worker lanes_worker;
-typedef struct lanes_conn lanes_conn;
-
-typedef struct {
-    uint32_t name, value;          /* offsets into head; both NUL-terminated */
-} lanes_hdr;
+typedef struct lanes_rt lanes_rt;
 
 typedef struct {
     uint32_t name, value;          /* offsets into qbuf */
@@ -39,31 +36,16 @@ typedef enum {
 } lanes_req_state;
 
 struct lanes_req {
-    lanes_worker *worker;
-    lanes_conn *conn;              /* NULL once the client has gone */
+    lanes_rt *rt;                  /* the worker runtime it belongs to */
+    void *conn;                    /* the host's connection; NULL once the client has gone */
     const lanes_route_def *route;
     lanes_req_state state;
     lanes_req *next;               /* free list, per-route wait queue, ready list */
 
-    /* ---- parsed request ---- */
-    lanes_buf head;                /* url, then header names/values, NUL-separated */
-    uint32_t url_len;
-    char method[16];
-    unsigned method_bit;
-    lanes_hdr *hdrs;
-    uint32_t nhdrs, hdrs_cap;
-    int hdr_state;                 /* 0 none, 1 in name, 2 in value */
-    lanes_buf body;
-    uint8_t http_major, http_minor;
-    uint8_t keep_alive;
-    uint8_t expect_continue;
-    uint8_t is_head;
+    /* ---- the message: method, URL (path/query once split), headers, body ---- */
+    lanes_http_msg msg;
 
     /* ---- routing ---- */
-    const char *path;              /* raw path: points into head */
-    size_t path_len;
-    const char *query;             /* raw query without '?', "" if none */
-    size_t query_len;
     lanes_buf path_dec;            /* decoded path, for lanes_path() */
     lanes_buf scratch;             /* decoded path parameters */
     lanes_match match;
@@ -97,8 +79,8 @@ struct lanes_req {
     double wall_start;
 };
 
-/* Per-worker pool of request objects. */
-lanes_req *lanes_req_get(lanes_worker *w);
+/* Per-runtime pool of request objects (loop thread). */
+lanes_req *lanes_req_get(lanes_rt *rt);
 void lanes_req_put(lanes_req *req);
 /* Clears a request for reuse; keeps buffers unless they grew past a cap. */
 void lanes_req_reset(lanes_req *req);
@@ -108,19 +90,9 @@ void lanes_req_destroy(lanes_req *req, void (*after)(lanes_req *));
 /* A request that belongs to no connection and no loop (job runners): it has
  * no libuv timer, so it may be made and freed on any thread, and must never
  * go through lanes_req_put()/lanes_req_destroy(). NULL when out of memory. */
-lanes_req *lanes_req_new_detached(lanes_worker *w);
+lanes_req *lanes_req_new_detached(lanes_rt *rt);
 void lanes_req_free_detached(lanes_req *req);
 
-/* Fills a request that did not come from a connection (PROCESS helpers, job
- * runners) from its parts: method ("GET"), origin-form target ("/p?q=1"),
- * nh headers as names[i]/values[i], and a body. Route it afterwards with
- * lanes_req_route(). 0, -EINVAL (unknown method), or -ENOMEM. */
-int lanes_req_synth(lanes_req *req, const char *method, const char *target, size_t target_len,
-                    const char *const *names, const char *const *values, int nh,
-                    const void *body, size_t body_len);
-/* Splits the URL into path and query; handles absolute-form targets.
- * Returns 0 or -EINVAL (not an origin-form or absolute-form target). */
-int lanes_req_split_url(lanes_req *req);
 /* Records a 422 item: loc ("query"/"path"/"body"), name, message, input. */
 void lanes_req_invalid(lanes_req *req, const char *loc, const char *name,
                        const char *type, const char *msg, const char *input);

@@ -1,5 +1,5 @@
 /*
- * procpool.c — see procpool.h. Two halves in one module because they speak
+ * procs.c — see procs.h. Two halves in one module because they speak
  * the same protocol (procwire.h):
  *
  *   the pool (worker side, loop thread only): helpers are spawned with
@@ -7,14 +7,14 @@
  *   an idle helper or waits in a FIFO; a helper's answer, or its death, ends
  *   the request through lanes_lane_done().
  *
- *   the helper (lanes_procpool_helper_main): a plain blocking loop in a fresh
+ *   the helper (lanes_procs_helper_main): a plain blocking loop in a fresh
  *   process — read a request frame, route it as the worker did, run the
  *   handler, write the response frame — until the socket closes.
  *
  * The pool never fork()s by itself and never blocks the loop; the helper
  * never trusts that a frame is well formed, and neither does the pool.
  */
-#include "lanes/procpool.h"
+#include "app/procs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,10 +28,9 @@
 #include <unistd.h>
 
 #include "app/cli.h"
-#include "http/response.h"
-#include "lanes/lane.h"
+#include "app/dispatch.h"
+#include "app/response.h"
 #include "lanes/procwire.h"
-#include "server/worker.h"
 #include "util/log.h"
 
 #define HELPER_FD_ENV "LANES_HELPER_FD"
@@ -50,8 +49,9 @@
 
 typedef struct helper helper;
 
-struct lanes_procpool {
-    lanes_worker *w;
+struct lanes_procs {
+    lanes_rt *rt;
+    lanes_buf hblob;               /* a request's headers as the wire takes them */
     int nslots;
     helper **slots;                /* current helper per slot; NULL while refilling */
     int live;                      /* helper objects not yet freed, retired ones too */
@@ -68,7 +68,7 @@ struct lanes_procpool {
 };
 
 struct helper {
-    lanes_procpool *pp;
+    lanes_procs *pp;
     int slot;                      /* -1 once detached from its slot */
     pid_t pid;
     uv_process_t proc;
@@ -86,22 +86,23 @@ struct helper {
     char why[192];                 /* set when the pool ended the helper itself */
 };
 
-static void pump(lanes_procpool *pp);
-static int spawn(lanes_procpool *pp, int slot);
+static void pump(lanes_procs *pp);
+static int spawn(lanes_procs *pp, int slot);
 
 /* ---- pool memory -------------------------------------------------------------- */
 
-static void pool_free(lanes_procpool *pp)
+static void pool_free(lanes_procs *pp)
 {
     free(pp->slots);
     free(pp->argv);
     free(pp->argv_buf);
     free(pp->env);
     free(pp->env_buf);
+    lanes_buf_free(&pp->hblob);
     free(pp);
 }
 
-static void pool_maybe_free(lanes_procpool *pp)
+static void pool_maybe_free(lanes_procs *pp)
 {
     if (pp->closing && pp->live == 0 && !pp->respawn_open)
         pool_free(pp);
@@ -168,7 +169,7 @@ static int own_argv(char ***argv, char **buf, int *argc)
 
 /* environ without any inherited helper variables, plus ours. Copied, so a
  * later setenv() by the app cannot pull the strings from under uv_spawn. */
-static int helper_env(lanes_procpool *pp)
+static int helper_env(lanes_procs *pp)
 {
     extern char **environ;
     char extra[2][64];
@@ -209,7 +210,7 @@ static void on_helper_closed(uv_handle_t *h)
     helper *hp = h->data;
     if (--hp->handles > 0)
         return;
-    lanes_procpool *pp = hp->pp;
+    lanes_procs *pp = hp->pp;
     lanes_buf_free(&hp->in);
     lanes_buf_free(&hp->out);
     free(hp);
@@ -294,7 +295,7 @@ static void on_helper_timer(uv_timer_t *t)
 
 static void on_respawn_timer(uv_timer_t *t)
 {
-    lanes_procpool *pp = t->data;
+    lanes_procs *pp = t->data;
     for (int i = 0; i < pp->nslots && !pp->closing; i++)
         if (!pp->slots[i] && spawn(pp, i) < 0)
             uv_timer_start(&pp->respawn, on_respawn_timer, RESPAWN_DELAY_MS, 0);
@@ -305,7 +306,7 @@ static void on_respawn_timer(uv_timer_t *t)
  * never served anything: it may be crashing at start-up). */
 static void detach(helper *h)
 {
-    lanes_procpool *pp = h->pp;
+    lanes_procs *pp = h->pp;
     int slot = h->slot;
     if (slot < 0)
         return;
@@ -403,7 +404,7 @@ static void trim(lanes_buf *b)
 /* Handles every complete frame in h->in. */
 static void consume_input(helper *h)
 {
-    lanes_procpool *pp = h->pp;
+    lanes_procs *pp = h->pp;
     while (!h->pipe_done) {
         lanes_pw_frame f;
         long n = lanes_pw_frame_parse(h->in.data, h->in.len, &f);
@@ -429,7 +430,7 @@ static void consume_input(helper *h)
         h->req = NULL;
         h->tasks++;
         pp->busy--;
-        long max = pp->w->cfg->proc_max_tasks;
+        long max = pp->rt->cfg->proc_max_tasks;
         if (max > 0 && h->tasks >= max) {
             h->retiring = 1;
             pipe_end(h, NULL);   /* it exits on EOF; its slot is refilled now */
@@ -482,11 +483,15 @@ static int idle(const helper *h)
 
 static void send_to(helper *h, lanes_req *req)
 {
-    lanes_procpool *pp = h->pp;
+    lanes_procs *pp = h->pp;
     lanes_buf_reset(&h->out);
     h->seq = ++pp->seq;
-    int rc = lanes_pw_encode_request(&h->out, h->seq, req->method, req->head.data, req->url_len,
-                                     req->head.data, req->hdrs, req->nhdrs, req->body.data, req->body.len);
+    const lanes_http_msg *m = &req->msg;
+    lanes_buf_reset(&pp->hblob);
+    int rc = lanes_http_msg_headers_blob(m, &pp->hblob);
+    if (rc == 0)
+        rc = lanes_pw_encode_request(&h->out, h->seq, m->method, m->head.data, m->url_len,
+                                     pp->hblob.data, pp->hblob.len, m->body.data, m->body.len);
     if (rc < 0) {
         lanes_response_error(req, rc == -ENOMEM ? 503 : 500,
                              rc == -ENOMEM ? "server out of memory" : "request cannot be passed to a helper process");
@@ -508,7 +513,7 @@ static void send_to(helper *h, lanes_req *req)
 }
 
 /* Hands waiting requests to idle helpers, oldest first. */
-static void pump(lanes_procpool *pp)
+static void pump(lanes_procs *pp)
 {
     while (pp->wait_head && !pp->closing) {
         helper *h = NULL;
@@ -528,9 +533,9 @@ static void pump(lanes_procpool *pp)
 
 /* ---- spawning -------------------------------------------------------------------- */
 
-static int spawn(lanes_procpool *pp, int slot)
+static int spawn(lanes_procs *pp, int slot)
 {
-    uv_loop_t *loop = &pp->w->loop;
+    uv_loop_t *loop = pp->rt->loop;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
@@ -591,15 +596,15 @@ static int spawn(lanes_procpool *pp, int slot)
 
 /* ---- the pool's public face -------------------------------------------------------- */
 
-int lanes_procpool_new(lanes_procpool **out, lanes_worker *w, int nprocs)
+int lanes_procs_new(lanes_procs **out, lanes_rt *w, int nprocs)
 {
     *out = NULL;
     if (nprocs < 1)
         return -EINVAL;
-    lanes_procpool *pp = calloc(1, sizeof *pp);
+    lanes_procs *pp = calloc(1, sizeof *pp);
     if (!pp)
         return -ENOMEM;
-    pp->w = w;
+    pp->rt = w;
     pp->nslots = nprocs;
     pp->slots = calloc((size_t)nprocs, sizeof *pp->slots);
     int argc = 0, rc = pp->slots ? 0 : -ENOMEM;
@@ -611,12 +616,12 @@ int lanes_procpool_new(lanes_procpool **out, lanes_worker *w, int nprocs)
         pool_free(pp);
         return rc;
     }
-    uv_timer_init(&w->loop, &pp->respawn);
+    uv_timer_init(w->loop, &pp->respawn);
     pp->respawn.data = pp;
     pp->respawn_open = 1;
     for (int i = 0; i < nprocs; i++) {
         if ((rc = spawn(pp, i)) < 0) {
-            lanes_procpool_close(pp);
+            lanes_procs_close(pp);
             return rc;
         }
     }
@@ -624,7 +629,7 @@ int lanes_procpool_new(lanes_procpool **out, lanes_worker *w, int nprocs)
     return 0;
 }
 
-int lanes_procpool_submit(lanes_procpool *pp, lanes_req *req)
+int lanes_procs_submit(lanes_procs *pp, lanes_req *req)
 {
     if (!pp || pp->closing)
         return -ESHUTDOWN;
@@ -645,12 +650,12 @@ int lanes_procpool_submit(lanes_procpool *pp, lanes_req *req)
 
 static void on_respawn_closed(uv_handle_t *h)
 {
-    lanes_procpool *pp = h->data;
+    lanes_procs *pp = h->data;
     pp->respawn_open = 0;
     pool_maybe_free(pp);
 }
 
-void lanes_procpool_close(lanes_procpool *pp)
+void lanes_procs_close(lanes_procs *pp)
 {
     if (!pp || pp->closing)
         return;
@@ -668,7 +673,7 @@ void lanes_procpool_close(lanes_procpool *pp)
     }
 }
 
-void lanes_procpool_stats(lanes_procpool *pp, int *busy, int *total)
+void lanes_procs_stats(lanes_procs *pp, int *busy, int *total)
 {
     *busy = *total = 0;
     if (!pp)
@@ -681,7 +686,9 @@ void lanes_procpool_stats(lanes_procpool *pp, int *busy, int *total)
 /* ---- the helper process ------------------------------------------------------------- */
 
 typedef struct {
-    lanes_worker *w;
+    uv_loop_t loop;                /* only for the request's timer */
+    lanes_rt rt;                   /* what a handler may read of its worker */
+    int loop_open;
     lanes_req *req;
     int fd;
     lanes_buf in, out;
@@ -746,14 +753,14 @@ static void run_one(helper_ctx *c, const lanes_pw_request *r)
     size_t pos = 0;
     for (uint32_t i = 0; i < r->nh; i++)
         lanes_pw_next_header(r, &pos, &c->names[i], &c->values[i]);
-    int rc = lanes_req_synth(req, r->method, r->target, r->target_len, c->names, c->values,
-                             (int)r->nh, r->body, r->body_len);
+    int rc = lanes_http_msg_synth(&req->msg, r->method, r->target, r->target_len, c->names, c->values,
+                                  (int)r->nh, r->body, r->body_len);
     if (rc < 0) {
         lanes_response_error(req, rc == -ENOMEM ? 503 : 400, "helper process cannot rebuild the request");
         return;
     }
     req->wall_start = lanes_time();
-    if (lanes_req_route(req, c->w->app) != 0)
+    if (lanes_req_route(req, c->rt.app) != 0)
         return;   /* answered (404, 422, ...): the worker should never send those */
     if (req->route->lane != LANES_PROCESS) {
         char msg[300];
@@ -822,10 +829,9 @@ static void helper_ctx_free(helper_ctx *c)
 {
     if (c->req)
         lanes_req_destroy(c->req, NULL);
-    if (c->w) {
-        uv_run(&c->w->loop, UV_RUN_DEFAULT);   /* the request's timer close */
-        uv_loop_close(&c->w->loop);
-        free(c->w);
+    if (c->loop_open) {
+        uv_run(&c->loop, UV_RUN_DEFAULT);   /* the request's timer close */
+        uv_loop_close(&c->loop);
     }
     lanes_buf_free(&c->in);
     lanes_buf_free(&c->out);
@@ -838,15 +844,14 @@ static int helper_serve(lanes_app *app, int fd, pid_t worker_pid)
     helper_ctx c;
     memset(&c, 0, sizeof c);
     c.fd = fd;
-    c.w = calloc(1, sizeof *c.w);
-    if (!c.w || uv_loop_init(&c.w->loop) < 0) {
-        free(c.w);
+    if (uv_loop_init(&c.loop) < 0)
         return 1;
-    }
-    c.w->app = app;
-    c.w->cfg = &app->cfg;
-    c.w->pid = worker_pid;   /* lanes_pid(): the worker this helper serves */
-    c.req = lanes_req_get(c.w);
+    c.loop_open = 1;
+    c.rt.loop = &c.loop;
+    c.rt.app = app;
+    c.rt.cfg = &app->cfg;
+    c.rt.pid = worker_pid;   /* lanes_pid(): the worker this helper serves */
+    c.req = lanes_req_get(&c.rt);
     int rc = c.req ? 1 : -ENOMEM;
     while (rc == 1)
         rc = serve_one(&c);
@@ -885,7 +890,7 @@ static int helper_config(lanes_app *app)
     return rc;
 }
 
-int lanes_procpool_helper_main(lanes_app *app)
+int lanes_procs_helper_main(lanes_app *app)
 {
     int fd, ppid;
     if (env_int(HELPER_FD_ENV, &fd) < 0)

@@ -1,10 +1,10 @@
 /*
- * lane.c — see lane.h. The only file that knows how a handler is started,
+ * dispatch.c — see dispatch.h. The only file that knows how a handler is started,
  * suspended and resumed in each lane. Everything here runs on the loop thread
  * except run_thread_handler() and run_offload(), which run on pool threads
  * and touch nothing but their request.
  */
-#include "lanes/lane.h"
+#include "app/dispatch.h"
 
 #include <errno.h>
 #include <math.h>
@@ -14,13 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "app/jobs.h"
 #include "app/params.h"
-#include "http/response.h"
-#include "lanes/jobs.h"
-#include "lanes/procpool.h"
-#include "server/conn.h"
-#include "server/master.h"
-#include "server/worker.h"
+#include "app/procs.h"
+#include "app/response.h"
 #include "util/log.h"
 
 static void start_handler(lanes_req *req);
@@ -31,7 +28,7 @@ static void start_handler(lanes_req *req);
  * the concurrency count, and send. */
 void lanes_lane_done(lanes_req *req)
 {
-    lanes_worker *w = req->worker;
+    lanes_rt *w = req->rt;
     const lanes_route_def *r = req->route;
     if (lanes_failed(req)) {
         lanes_req_answer_invalid(req);
@@ -56,8 +53,8 @@ void lanes_lane_done(lanes_req *req)
             start_handler(next);
         }
     }
-    lanes_conn_respond(req);
-    lanes_worker_conn_gone(w);   /* a drain may have been waiting for this one */
+    w->ops->respond(req);
+    w->ops->settled(w->host);   /* a drain may have been waiting for this one */
 }
 
 /* ---- LOOP lane ------------------------------------------------------------------ */
@@ -71,15 +68,11 @@ static void coro_main(void *arg)
 /* Resumes req's coroutine; when it has returned, the request is finished. */
 static void step(lanes_req *req)
 {
-    lanes_worker *w = req->worker;
+    lanes_rt *w = req->rt;
     /* Tell the watchdog whose code the loop is running, for as long as it does. */
-    atomic_store_explicit(&w->running_route, req->route, memory_order_relaxed);
-    if (w->hb)
-        atomic_store_explicit(&((lanes_heartbeat *)w->hb)->route, req->route->index + 1, memory_order_relaxed);
+    lanes_rt_running(w, req->route);
     int alive = lanes_coro_resume(req->coro);
-    atomic_store_explicit(&w->running_route, NULL, memory_order_relaxed);
-    if (w->hb)
-        atomic_store_explicit(&((lanes_heartbeat *)w->hb)->route, 0, memory_order_relaxed);
+    lanes_rt_running(w, NULL);
     if (alive)
         return;   /* suspended: a timer, the pool or the ready list resumes it */
     lanes_coro_free(req->coro);
@@ -92,7 +85,7 @@ static void on_sleep_done(uv_timer_t *t)
     step(t->data);
 }
 
-void lanes_run_ready(lanes_worker *w)
+void lanes_run_ready(lanes_rt *w)
 {
     /* Only the requests ready now: one that yields again waits for the next
      * turn of the loop, so I/O gets its share in between. */
@@ -105,11 +98,6 @@ void lanes_run_ready(lanes_worker *w)
         step(req);
         req = next;
     }
-}
-
-static void on_idle(uv_idle_t *h)
-{
-    lanes_run_ready(h->data);
 }
 
 static int in_own_coroutine(lanes_req *req)
@@ -145,7 +133,7 @@ static void offload_done(lanes_task *t)
 
 static void start_handler(lanes_req *req)
 {
-    lanes_worker *w = req->worker;
+    lanes_rt *w = req->rt;
     req->state = REQ_RUNNING;
     if (req->route->lane == LANES_THREAD) {
         req->lane_now = LANES_THREAD;
@@ -160,7 +148,7 @@ static void start_handler(lanes_req *req)
     }
     if (req->route->lane == LANES_PROCESS) {
         req->lane_now = LANES_PROCESS;
-        if (!w->procs || lanes_procpool_submit(w->procs, req) < 0) {
+        if (!w->procs || lanes_procs_submit(w->procs, req) < 0) {
             lanes_response_error(req, 503, "no helper process available");
             lanes_lane_done(req);
         }
@@ -191,20 +179,21 @@ static void answer_now(lanes_req *req, int status, const char *msg)
 {
     lanes_response_error(req, status, msg);
     req->state = REQ_RUNNING;
-    lanes_conn_respond(req);
+    req->rt->ops->respond(req);
 }
 
 /* Fills path_dec for lanes_path() and access logs; a bad escape leaves it raw
  * (the router rejects such a path anyway). */
 static void decode_path(lanes_req *req)
 {
+    const lanes_http_msg *m = &req->msg;
     lanes_buf_reset(&req->path_dec);
-    if (lanes_buf_reserve(&req->path_dec, req->path_len + 1) < 0)
+    if (lanes_buf_reserve(&req->path_dec, m->path_len + 1) < 0)
         return;
-    long n = lanes_pct_decode(req->path, req->path_len, req->path_dec.data, req->path_dec.cap, 0);
+    long n = lanes_pct_decode(m->path, m->path_len, req->path_dec.data, req->path_dec.cap, 0);
     if (n < 0) {
-        memcpy(req->path_dec.data, req->path, req->path_len);
-        n = (long)req->path_len;
+        memcpy(req->path_dec.data, m->path, m->path_len);
+        n = (long)m->path_len;
     }
     req->path_dec.len = (size_t)n;
     req->path_dec.data[n] = '\0';
@@ -212,18 +201,18 @@ static void decode_path(lanes_req *req)
 
 int lanes_req_route(lanes_req *req, const lanes_app *app)
 {
-    if (lanes_req_split_url(req) < 0) {
+    if (lanes_http_msg_split_url(&req->msg) < 0) {
         lanes_response_error(req, 400, "malformed request target");
         return 400;
     }
     decode_path(req);
-    size_t need = req->path_len + LANES_MAX_PARAMS + 1;
+    size_t need = req->msg.path_len + LANES_MAX_PARAMS + 1;
     if (lanes_buf_reserve(&req->scratch, need) < 0) {
         lanes_response_error(req, 503, "server out of memory");
         return 503;
     }
     unsigned allowed = 0;
-    int rc = lanes_router_match(app->router, req->method_bit, req->path, req->path_len,
+    int rc = lanes_router_match(app->router, req->msg.method_bit, req->msg.path, req->msg.path_len,
                                 req->scratch.data, req->scratch.cap, &req->match, &allowed);
     if (rc == -ENOENT) {
         lanes_response_error(req, 404, "Not Found");
@@ -250,12 +239,12 @@ int lanes_req_route(lanes_req *req, const lanes_app *app)
 
 void lanes_dispatch(lanes_req *req)
 {
-    lanes_worker *w = req->worker;
+    lanes_rt *w = req->rt;
     req->t_start_ns = uv_hrtime();
     req->wall_start = lanes_time();
     if (lanes_req_route(req, w->app) != 0) {
         req->state = REQ_RUNNING;
-        lanes_conn_respond(req);
+        w->ops->respond(req);
         return;
     }
     if (w->cfg->limit_concurrency > 0 && w->inflight >= w->cfg->limit_concurrency) {
@@ -335,7 +324,7 @@ void lanes_background_flush(lanes_req *req)
         b->next = NULL;
         b->task.run = run_bg;
         b->task.done = bg_done;
-        if (lanes_pool_submit(req->worker->pool, &b->task) < 0) {
+        if (lanes_pool_submit(req->rt->pool, &b->task) < 0) {
             /* The pool is gone (shutdown): run it here rather than lose it. */
             run_bg(&b->task);
             free(b);
@@ -355,7 +344,7 @@ void lanes_sleep(lanes_req *req, double seconds)
          * before us would make the sleep end early. Refresh it, round up,
          * and add the 1 ms the clock's truncation to milliseconds can steal:
          * a sleep never ends before it was asked to. */
-        uv_update_time(&req->worker->loop);
+        uv_update_time(req->rt->loop);
         uv_timer_start(&req->timer, on_sleep_done, (uint64_t)ceil(seconds * 1000.0) + 1, 0);
         lanes_coro_yield();
         return;
@@ -369,14 +358,14 @@ void lanes_yield(lanes_req *req)
 {
     if (!req || !in_own_coroutine(req))
         return;
-    lanes_worker *w = req->worker;
+    lanes_rt *w = req->rt;
     req->next = NULL;
     if (w->ready_tail)
         w->ready_tail->next = req;
     else
         w->ready_head = req;
     w->ready_tail = req;
-    uv_idle_start(&w->idle, on_idle);
+    lanes_rt_wake_ready(w);
     lanes_coro_yield();
 }
 
@@ -388,7 +377,7 @@ void *lanes_run_in_thread(lanes_req *req, void *(*fn)(void *arg), void *arg)
     req->off_arg = arg;
     req->task.run = run_offload;
     req->task.done = offload_done;
-    if (lanes_pool_submit(req->worker->pool, &req->task) < 0)
+    if (lanes_pool_submit(req->rt->pool, &req->task) < 0)
         return fn(arg);   /* pool shutting down: run here rather than lose it */
     lanes_coro_yield();
     return req->off_result;

@@ -3,7 +3,7 @@
  * validation errors) and the per-worker recycling of request objects.
  * Accessors may run on a pool thread; recycling runs on the loop thread only.
  */
-#include "http/request.h"
+#include "app/request.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include <strings.h>
 
 #include "app/params.h"
-#include "server/worker.h"
+#include "app/rt.h"
 
 /* Buffers bigger than this are given back instead of being kept for reuse, so
  * one large upload does not pin its memory to a pooled request forever. */
@@ -30,9 +30,7 @@ static void buf_trim(lanes_buf *b)
 
 void lanes_req_reset(lanes_req *req)
 {
-    lanes_worker *w = req->worker;
-    buf_trim(&req->head);
-    buf_trim(&req->body);
+    lanes_http_msg_reset(&req->msg, KEEP_BUF_MAX);
     buf_trim(&req->path_dec);
     buf_trim(&req->scratch);
     buf_trim(&req->qbuf);
@@ -40,28 +38,10 @@ void lanes_req_reset(lanes_req *req)
     buf_trim(&req->res_body);
     buf_trim(&req->res_headers);
     buf_trim(&req->res_head);
-    if (req->hdrs_cap > 256) {
-        free(req->hdrs);
-        req->hdrs = NULL;
-        req->hdrs_cap = 0;
-    }
-    req->worker = w;
     req->conn = NULL;
     req->route = NULL;
     req->state = REQ_READING;
     req->next = NULL;
-    req->url_len = 0;
-    req->method[0] = '\0';
-    req->method_bit = 0;
-    req->nhdrs = 0;
-    req->hdr_state = 0;
-    req->http_major = 1;
-    req->http_minor = 1;
-    req->keep_alive = 1;
-    req->expect_continue = 0;
-    req->is_head = 0;
-    req->path = req->query = "";
-    req->path_len = req->query_len = 0;
     memset(&req->match, 0, sizeof req->match);
     req->match.bad_param = -1;
     req->nq = 0;
@@ -78,7 +58,7 @@ void lanes_req_reset(lanes_req *req)
     req->bg = NULL;   /* handed to the pool by lanes_background_flush */
 }
 
-lanes_req *lanes_req_get(lanes_worker *w)
+lanes_req *lanes_req_get(lanes_rt *w)
 {
     lanes_req *req = w->free_reqs;
     if (req) {
@@ -90,8 +70,8 @@ lanes_req *lanes_req_get(lanes_worker *w)
     req = calloc(1, sizeof *req);
     if (!req)
         return NULL;
-    req->worker = w;
-    if (uv_timer_init(&w->loop, &req->timer) < 0) {
+    req->rt = w;
+    if (uv_timer_init(w->loop, &req->timer) < 0) {
         free(req);
         return NULL;
     }
@@ -102,8 +82,7 @@ lanes_req *lanes_req_get(lanes_worker *w)
 
 static void free_bufs(lanes_req *req)
 {
-    lanes_buf_free(&req->head);
-    lanes_buf_free(&req->body);
+    lanes_http_msg_free(&req->msg);
     lanes_buf_free(&req->path_dec);
     lanes_buf_free(&req->scratch);
     lanes_buf_free(&req->qbuf);
@@ -111,7 +90,6 @@ static void free_bufs(lanes_req *req)
     lanes_buf_free(&req->res_body);
     lanes_buf_free(&req->res_headers);
     lanes_buf_free(&req->res_head);
-    free(req->hdrs);
     free(req->qpairs);
 }
 
@@ -124,7 +102,7 @@ static void on_req_timer_closed(uv_handle_t *h)
 
 void lanes_req_put(lanes_req *req)
 {
-    lanes_worker *w = req->worker;
+    lanes_rt *w = req->rt;
     lanes_req_reset(req);
     if (w->nfree >= KEEP_REQS_MAX || w->draining) {
         uv_close((uv_handle_t *)&req->timer, on_req_timer_closed);
@@ -143,12 +121,12 @@ void lanes_req_destroy(lanes_req *req, void (*after)(lanes_req *))
 
 /* ---- requests that did not come from a socket ------------------------------- */
 
-lanes_req *lanes_req_new_detached(lanes_worker *w)
+lanes_req *lanes_req_new_detached(lanes_rt *w)
 {
     lanes_req *req = calloc(1, sizeof *req);
     if (!req)
         return NULL;
-    req->worker = w;
+    req->rt = w;
     lanes_req_reset(req);
     return req;
 }
@@ -161,84 +139,9 @@ void lanes_req_free_detached(lanes_req *req)
     free(req);
 }
 
-static int head_add(lanes_req *req, const char *s, size_t n, uint32_t *off)
-{
-    *off = (uint32_t)req->head.len;
-    if (lanes_buf_append(&req->head, s, n) < 0 || lanes_buf_append(&req->head, "", 1) < 0)
-        return -ENOMEM;
-    return 0;
-}
-
-int lanes_req_synth(lanes_req *req, const char *method, const char *target, size_t target_len,
-                    const char *const *names, const char *const *values, int nh,
-                    const void *body, size_t body_len)
-{
-    unsigned bit = (unsigned)lanes_method_bit(method, strlen(method));
-    if (!bit || strlen(method) >= sizeof req->method || nh < 0)
-        return -EINVAL;
-    snprintf(req->method, sizeof req->method, "%s", method);
-    req->method_bit = bit;
-    req->is_head = bit == LANES_M_HEAD;
-    lanes_buf_reset(&req->head);
-    uint32_t off;
-    if (head_add(req, target, target_len, &off) < 0)
-        return -ENOMEM;
-    req->url_len = (uint32_t)target_len;
-    if ((uint32_t)nh > req->hdrs_cap) {
-        lanes_hdr *nhdr = realloc(req->hdrs, (size_t)nh * sizeof *nhdr);
-        if (!nhdr)
-            return -ENOMEM;
-        req->hdrs = nhdr;
-        req->hdrs_cap = (uint32_t)nh;
-    }
-    req->nhdrs = 0;
-    for (int i = 0; i < nh; i++) {
-        lanes_hdr h;
-        if (head_add(req, names[i], strlen(names[i]), &h.name) < 0 ||
-            head_add(req, values[i], strlen(values[i]), &h.value) < 0)
-            return -ENOMEM;
-        req->hdrs[req->nhdrs++] = h;
-    }
-    lanes_buf_reset(&req->body);
-    if (body_len && lanes_buf_append(&req->body, body, body_len) < 0)
-        return -ENOMEM;
-    req->http_major = 1;
-    req->http_minor = 1;
-    req->keep_alive = 1;
-    return 0;
-}
-
-/* ---- URL ------------------------------------------------------------------ */
-
-int lanes_req_split_url(lanes_req *req)
-{
-    const char *u = req->head.data;
-    size_t n = req->url_len;
-    /* absolute-form (RFC 9112 3.2.2): "http://host:port/path?q" */
-    if (n >= 7 && (strncasecmp(u, "http://", 7) == 0 || (n >= 8 && strncasecmp(u, "https://", 8) == 0))) {
-        const char *auth = memchr(u, ':', n) + 3;
-        const char *slash = memchr(auth, '/', n - (size_t)(auth - u));
-        const char *qm = memchr(auth, '?', n - (size_t)(auth - u));
-        if (!slash || (qm && qm < slash))
-            return -EINVAL;
-        n -= (size_t)(slash - u);
-        u = slash;
-    }
-    if (n == 0 || u[0] != '/')
-        return -EINVAL;   /* "*" and authority-form are not for this server */
-    const char *qm = memchr(u, '?', n);
-    req->path = u;
-    req->path_len = qm ? (size_t)(qm - u) : n;
-    /* The query ends at the URL's NUL; a '#' fragment is not sent by clients
-     * but if it is, it is treated as part of the query value. */
-    req->query = qm ? qm + 1 : "";
-    req->query_len = qm ? n - req->path_len - 1 : 0;
-    return 0;
-}
-
 /* ---- public accessors ------------------------------------------------------- */
 
-const char *lanes_method(const lanes_req *req) { return req->method; }
+const char *lanes_method(const lanes_req *req) { return req->msg.method; }
 
 const char *lanes_path(const lanes_req *req)
 {
@@ -248,7 +151,7 @@ const char *lanes_path(const lanes_req *req)
 const char *lanes_query_string(const lanes_req *req)
 {
     /* The query is followed by the URL's NUL terminator in head. */
-    return req->query;
+    return req->msg.query;
 }
 
 const char *lanes_route_pattern(const lanes_req *req)
@@ -263,22 +166,19 @@ lanes_lane lanes_req_lane(const lanes_req *req)
 
 const char *lanes_header(const lanes_req *req, const char *name)
 {
-    for (uint32_t i = 0; i < req->nhdrs; i++)
-        if (strcasecmp(req->head.data + req->hdrs[i].name, name) == 0)
-            return req->head.data + req->hdrs[i].value;
-    return NULL;
+    return lanes_http_msg_header(&req->msg, name);
 }
 
 const void *lanes_body(const lanes_req *req, size_t *len)
 {
     if (len)
-        *len = req->body.len;
-    return req->body.len ? req->body.data : NULL;
+        *len = req->msg.body.len;
+    return req->msg.body.len ? req->msg.body.data : NULL;
 }
 
 int lanes_failed(const lanes_req *req) { return req->errors.len > 0; }
 
-int lanes_pid(const lanes_req *req) { return (int)req->worker->pid; }
+int lanes_pid(const lanes_req *req) { return (int)req->rt->pid; }
 
 /* ---- validation errors (FastAPI's 422 shape) ------------------------------- */
 
@@ -332,11 +232,11 @@ static void parse_query(lanes_req *req)
 {
     req->q_parsed = 1;
     req->nq = 0;
-    if (req->query_len == 0)
+    if (req->msg.query_len == 0)
         return;
     size_t pairs = 1;
-    for (size_t i = 0; i < req->query_len; i++)
-        pairs += req->query[i] == '&';
+    for (size_t i = 0; i < req->msg.query_len; i++)
+        pairs += req->msg.query[i] == '&';
     if ((int)pairs > req->qcap) {
         lanes_qpair *np = realloc(req->qpairs, pairs * sizeof *np);
         if (!np)
@@ -345,9 +245,9 @@ static void parse_query(lanes_req *req)
         req->qcap = (int)pairs;
     }
     lanes_buf_reset(&req->qbuf);
-    if (lanes_buf_reserve(&req->qbuf, req->query_len + 2 * pairs + 1) < 0)
+    if (lanes_buf_reserve(&req->qbuf, req->msg.query_len + 2 * pairs + 1) < 0)
         return;
-    const char *p = req->query, *end = req->query + req->query_len;
+    const char *p = req->msg.query, *end = req->msg.query + req->msg.query_len;
     while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *stop = amp ? amp : end;

@@ -7,7 +7,7 @@
  * remote store (Redis) the submission runs on the thread pool, and the
  * request resumes on the loop when the store has answered.
  * Runner threads of every worker claim jobs from the shared store with a
- * lease, rebuild the stored request (lanes_req_synth + lanes_req_route), run
+ * lease, rebuild the stored request (lanes_http_msg_synth + lanes_req_route), run
  * the route's handler and store its answer as the job's result.
  *
  * Threads here, per worker:
@@ -28,9 +28,7 @@
  * Runners never touch libuv or a connection; the loop never waits for them
  * except at close, after the drain, bounded by --graceful-timeout.
  */
-#include "lanes/jobs.h"
-
-#include "app/stats.h"
+#include "app/jobs.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -41,11 +39,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http/response.h"
+#include "app/dispatch.h"
+#include "app/response.h"
+#include "app/stats.h"
 #include "lanes/jobstore.h"
-#include "lanes/lane.h"
 #include "lanes/pool.h"
-#include "server/worker.h"
 #include "util/log.h"
 
 #define POLL_MIN_S 0.010          /* idle runner: first wait between claims */
@@ -73,7 +71,7 @@ typedef struct runner {
 } runner;
 
 struct lanes_jobs {
-    lanes_worker *w;
+    lanes_rt *w;
     const lanes_jobstore_ops *ops;
     lanes_jobconn *loop_conn;     /* loop thread only */
     lanes_buf hdr_scratch;        /* loop thread only: serialized headers */
@@ -180,7 +178,7 @@ static int rebuild(runner *r, const lanes_job *job, char *why, size_t cap)
     int nh;
     int rc = split_headers(job, &names, &values, &nh);
     if (rc == 0)
-        rc = lanes_req_synth(req, job->method ? job->method : "", job->target ? job->target : "",
+        rc = lanes_http_msg_synth(&req->msg, job->method ? job->method : "", job->target ? job->target : "",
                              job->target ? strlen(job->target) : 0, names, values, nh, job->body, job->body_len);
     free(names);
     free(values);
@@ -503,7 +501,7 @@ static void stop_threads(lanes_jobs *j, double grace)
     }
 }
 
-int lanes_jobs_new(lanes_jobs **out, lanes_worker *w)
+int lanes_jobs_new(lanes_jobs **out, lanes_rt *w)
 {
     *out = NULL;
     lanes_jobs *j = calloc(1, sizeof *j);
@@ -545,19 +543,6 @@ void lanes_jobs_close(lanes_jobs *j)
 
 /* ---- submission (loop thread) ---------------------------------------------------------------- */
 
-static int serialize_headers(lanes_buf *b, const lanes_req *req)
-{
-    lanes_buf_reset(b);
-    for (uint32_t i = 0; i < req->nhdrs; i++) {
-        const char *name = req->head.data + req->hdrs[i].name;
-        const char *value = req->head.data + req->hdrs[i].value;
-        if (lanes_buf_append(b, name, strlen(name) + 1) < 0 ||
-            lanes_buf_append(b, value, strlen(value) + 1) < 0)
-            return -ENOMEM;
-    }
-    return 0;
-}
-
 static void answer_accepted(lanes_req *req, const char *id)
 {
     char url[16 + LANES_JOB_ID_LEN];
@@ -583,19 +568,21 @@ static void store_job(lanes_jobs *j, lanes_jobconn *c, lanes_req *req, lanes_buf
 {
     lanes_job job = { 0 };
     int rc = lanes_job_new_id(job.id);
-    if (rc == 0)
-        rc = serialize_headers(hdrs, req);
+    if (rc == 0) {
+        lanes_buf_reset(hdrs);
+        rc = lanes_http_msg_headers_blob(&req->msg, hdrs);
+    }
     if (rc < 0) {
         lanes_response_error(req, 503, "cannot accept the job: out of memory");
         return;
     }
     job.route = (char *)req->route->label;
-    job.method = req->method;
-    job.target = (char *)req->path;   /* path and query, up to the URL's NUL */
+    job.method = req->msg.method;
+    job.target = (char *)req->msg.path;   /* path and query, up to the URL's NUL */
     job.headers = hdrs->data;
     job.headers_len = hdrs->len;
-    job.body = req->body.data;
-    job.body_len = req->body.len;
+    job.body = req->msg.body.data;
+    job.body_len = req->msg.body.len;
     job.created = now_wall();
     rc = j->ops->submit(c, &job);
     if (rc < 0) {
@@ -616,7 +603,7 @@ static void store_job(lanes_jobs *j, lanes_jobconn *c, lanes_req *req, lanes_buf
 static void submit_run(lanes_task *t)
 {
     lanes_req *req = (lanes_req *)((char *)t - offsetof(lanes_req, task));
-    lanes_jobs *j = req->worker->jobs;
+    lanes_jobs *j = req->rt->jobs;
     int rc;
     lanes_jobconn *c = borrow_conn(j, &rc);
     if (!c) {
@@ -642,7 +629,7 @@ void lanes_jobs_submit(lanes_jobs *j, lanes_req *req)
     if (j->ops->remote) {
         req->task.run = submit_run;
         req->task.done = submit_done;
-        if (lanes_pool_submit(req->worker->pool, &req->task) == 0)
+        if (lanes_pool_submit(req->rt->pool, &req->task) == 0)
             return;
         lanes_response_error(req, 503, "job store unavailable: thread pool stopped");
         lanes_lane_done(req);
@@ -751,7 +738,7 @@ static void put_full(lanes_jw *w, const lanes_job *job)
 
 static lanes_jobs *jobs_of(lanes_req *req)
 {
-    lanes_jobs *j = req->worker->jobs;
+    lanes_jobs *j = req->rt->jobs;
     if (!j)
         lanes_error(req, 503, "job store unavailable");
     return j;

@@ -1,15 +1,17 @@
 /*
- * lane.h — runs a routed request in its lane and collects the answer.
+ * dispatch.h — routes a request and runs it in its lane, then hands the
+ * answer to the host (rt->ops->respond).
  *
  * LOOP: the handler runs as a coroutine on the loop thread; lanes_sleep arms
  * the request's timer and yields, lanes_yield queues it on the worker's ready
  * list, lanes_run_in_thread submits a pool task and yields until its done().
  * THREAD: the handler runs as a pool task; its done() answers on the loop.
  */
-#ifndef LANES_LANE_H
-#define LANES_LANE_H
+#ifndef LANES_DISPATCH_H
+#define LANES_DISPATCH_H
 
-#include "http/request.h"
+#include "app/request.h"
+#include "app/rt.h"
 
 /* Loop thread: routes req (404/405/400/422/503 answered here) and starts its
  * handler in the route's lane. The response is sent when the handler ends. */
@@ -25,7 +27,7 @@ int lanes_req_route(lanes_req *req, const lanes_app *app);
  * request's background tasks to the pool. */
 void lanes_background_flush(lanes_req *req);
 /* Loop thread: runs coroutines that yielded. Called from the worker's idle
- * handle. */
-void lanes_run_ready(lanes_worker *w);
+ * handle (rt.c). */
+void lanes_run_ready(lanes_rt *rt);
 
 #endif

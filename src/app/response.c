@@ -1,0 +1,142 @@
+/*
+ * response.c — the response half of the public API (lanes_send and friends),
+ * callable from the loop or a pool thread: they only write into the request.
+ * Serialization of the head happens later, on the loop thread, which owns
+ * the cached Date line (lanes_response_head).
+ */
+#include "app/response.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "app/rt.h"
+#include "http/head.h"
+
+int lanes_send(lanes_req *req, int status, const char *content_type, const void *body, size_t len)
+{
+    /* 1xx are interim answers, never final ones (100 Continue is the
+     * server's business): a handler must answer 200..599. */
+    if (!req || status < 200 || status > 599)
+        return -EINVAL;
+    if (content_type && (strlen(content_type) >= sizeof req->content_type ||
+                         strpbrk(content_type, "\r\n")))
+        return -EINVAL;
+    lanes_buf_reset(&req->res_body);
+    if (len && lanes_buf_append(&req->res_body, body, len) < 0)
+        return -ENOMEM;
+    snprintf(req->content_type, sizeof req->content_type, "%s", content_type ? content_type : "");
+    req->status = status;
+    req->responded = 1;
+    return 0;
+}
+
+int lanes_json(lanes_req *req, int status, const char *json)
+{
+    return lanes_send(req, status, "application/json", json, json ? strlen(json) : 0);
+}
+
+/* The body was written straight into res_body by the caller (rc is how that
+ * went): make it the JSON answer. */
+static int json_body_done(lanes_req *req, int status, int rc)
+{
+    if (rc < 0)
+        return rc;
+    snprintf(req->content_type, sizeof req->content_type, "application/json");
+    req->status = status;
+    req->responded = 1;
+    return 0;
+}
+
+int lanes_jsonf(lanes_req *req, int status, const char *fmt, ...)
+{
+    if (!req || !fmt || status < 200 || status > 599)
+        return -EINVAL;
+    lanes_buf_reset(&req->res_body);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = lanes_buf_vprintf(&req->res_body, fmt, ap);
+    va_end(ap);
+    return json_body_done(req, status, rc);
+}
+
+int lanes_text(lanes_req *req, int status, const char *text)
+{
+    return lanes_send(req, status, "text/plain; charset=utf-8", text, text ? strlen(text) : 0);
+}
+
+int lanes_status(lanes_req *req, int status)
+{
+    return lanes_send(req, status, NULL, NULL, 0);
+}
+
+int lanes_error(lanes_req *req, int status, const char *msg)
+{
+    if (!req || status < 200 || status > 599)
+        return -EINVAL;
+    lanes_buf_reset(&req->res_body);
+    int rc = lanes_buf_puts(&req->res_body, "{\"detail\":\"");
+    if (rc == 0)
+        rc = lanes_buf_json_escape(&req->res_body, msg ? msg : "", msg ? strlen(msg) : 0);
+    if (rc == 0)
+        rc = lanes_buf_puts(&req->res_body, "\"}");
+    return json_body_done(req, status, rc);
+}
+
+void lanes_response_error(lanes_req *req, int status, const char *msg)
+{
+    if (lanes_error(req, status, msg) < 0) {
+        /* Out of memory while saying what went wrong: say it without a body. */
+        lanes_buf_reset(&req->res_body);
+        req->content_type[0] = '\0';
+        req->status = status;
+        req->responded = 1;
+    }
+}
+
+static int header_token_ok(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= 32 || c >= 127 || strchr("()<>@,;:\\\"/[]?={}", c))
+            return 0;
+    }
+    return 1;
+}
+
+int lanes_set_header(lanes_req *req, const char *name, const char *value)
+{
+    if (!req || !name || !value || !header_token_ok(name) || strpbrk(value, "\r\n"))
+        return -EINVAL;
+    return lanes_buf_printf(&req->res_headers, "%s: %s\r\n", name, value);
+}
+
+int lanes_json_jw(lanes_req *req, int status, lanes_jw *w)
+{
+    int rc = w->err;
+    if (rc == 0 && w->depth != 0)
+        rc = -EINVAL;   /* unbalanced: an object or array left open */
+    if (rc == 0)
+        rc = lanes_send(req, status, "application/json", w->buf, w->len);
+    lanes_jw_free(w);
+    return rc;
+}
+
+int lanes_response_head(lanes_req *req, int keep_alive, double process_time)
+{
+    lanes_http_head h = {
+        .status = req->status,
+        .content_type = req->content_type,
+        .body_len = req->res_body.len,
+        .process_time = process_time,
+        .keep_alive = keep_alive,
+        .http_major = req->msg.http_major,
+        .http_minor = req->msg.http_minor,
+        .date_line = lanes_http_date_line(&req->rt->date),
+        .extra = req->res_headers.data,
+        .extra_len = req->res_headers.len,
+    };
+    return lanes_http_head_write(&req->res_head, &h);
+}

@@ -7,7 +7,6 @@
 #include "app/dispatch.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -15,9 +14,9 @@
 #include <time.h>
 
 #include "app/jobs.h"
-#include "app/params.h"
 #include "app/procs.h"
 #include "app/response.h"
+#include "app/route.h"
 #include "util/log.h"
 
 static void start_handler(lanes_req *req);
@@ -59,50 +58,27 @@ void lanes_lane_done(lanes_req *req)
 
 /* ---- LOOP lane ------------------------------------------------------------------ */
 
-static void coro_main(void *arg)
+static lanes_req *req_of(lanes_fiber *f)
 {
-    lanes_req *req = arg;
+    return (lanes_req *)((char *)f - offsetof(lanes_req, fiber));
+}
+
+static void loop_body(lanes_fiber *f)
+{
+    lanes_req *req = req_of(f);
     req->route->handler(req);
 }
 
-/* Resumes req's coroutine; when it has returned, the request is finished. */
-static void step(lanes_req *req)
+static void loop_finished(lanes_fiber *f)
 {
-    lanes_rt *w = req->rt;
+    lanes_lane_done(req_of(f));
+}
+
+void lanes_dispatch_fiber_running(lanes_fiber *f, int running)
+{
+    lanes_req *req = req_of(f);
     /* Tell the watchdog whose code the loop is running, for as long as it does. */
-    lanes_rt_running(w, req->route);
-    int alive = lanes_coro_resume(req->coro);
-    lanes_rt_running(w, NULL);
-    if (alive)
-        return;   /* suspended: a timer, the pool or the ready list resumes it */
-    lanes_coro_free(req->coro);
-    req->coro = NULL;
-    lanes_lane_done(req);
-}
-
-static void on_sleep_done(uv_timer_t *t)
-{
-    step(t->data);
-}
-
-void lanes_run_ready(lanes_rt *w)
-{
-    /* Only the requests ready now: one that yields again waits for the next
-     * turn of the loop, so I/O gets its share in between. */
-    lanes_req *req = w->ready_head;
-    w->ready_head = w->ready_tail = NULL;
-    uv_idle_stop(&w->idle);
-    while (req) {
-        lanes_req *next = req->next;
-        req->next = NULL;
-        step(req);
-        req = next;
-    }
-}
-
-static int in_own_coroutine(lanes_req *req)
-{
-    return req->coro && lanes_coro_current() == req->coro;
+    lanes_rt_running(req->rt, running ? req->route : NULL);
 }
 
 /* ---- THREAD lane and offloads ---------------------------------------------------- */
@@ -116,17 +92,6 @@ static void run_thread_handler(lanes_task *t)
 static void thread_handler_done(lanes_task *t)
 {
     lanes_lane_done((lanes_req *)((char *)t - offsetof(lanes_req, task)));
-}
-
-static void run_offload(lanes_task *t)
-{
-    lanes_req *req = (lanes_req *)((char *)t - offsetof(lanes_req, task));
-    req->off_result = req->off_fn(req->off_arg);
-}
-
-static void offload_done(lanes_task *t)
-{
-    step((lanes_req *)((char *)t - offsetof(lanes_req, task)));
 }
 
 /* ---- starting --------------------------------------------------------------------- */
@@ -165,14 +130,11 @@ static void start_handler(lanes_req *req)
         return;
     }
     req->lane_now = LANES_LOOP;
-    req->coro = lanes_coro_new(w->coros, coro_main, req, req->route->label);
-    if (!req->coro) {
+    if (lanes_fiber_start(&req->fiber, &w->sched, loop_body, loop_finished, req->route->label) < 0) {
         lanes_log(LANES_LOG_ERROR, "no memory for a coroutine stack (%s)", req->route->label);
         lanes_response_error(req, 503, "server out of memory for coroutine stacks");
         lanes_lane_done(req);
-        return;
     }
-    step(req);
 }
 
 static void answer_now(lanes_req *req, int status, const char *msg)
@@ -180,61 +142,6 @@ static void answer_now(lanes_req *req, int status, const char *msg)
     lanes_response_error(req, status, msg);
     req->state = REQ_RUNNING;
     req->rt->ops->respond(req);
-}
-
-/* Fills path_dec for lanes_path() and access logs; a bad escape leaves it raw
- * (the router rejects such a path anyway). */
-static void decode_path(lanes_req *req)
-{
-    const lanes_http_msg *m = &req->msg;
-    lanes_buf_reset(&req->path_dec);
-    if (lanes_buf_reserve(&req->path_dec, m->path_len + 1) < 0)
-        return;
-    long n = lanes_pct_decode(m->path, m->path_len, req->path_dec.data, req->path_dec.cap, 0);
-    if (n < 0) {
-        memcpy(req->path_dec.data, m->path, m->path_len);
-        n = (long)m->path_len;
-    }
-    req->path_dec.len = (size_t)n;
-    req->path_dec.data[n] = '\0';
-}
-
-int lanes_req_route(lanes_req *req, const lanes_app *app)
-{
-    if (lanes_http_msg_split_url(&req->msg) < 0) {
-        lanes_response_error(req, 400, "malformed request target");
-        return 400;
-    }
-    decode_path(req);
-    size_t need = req->msg.path_len + LANES_MAX_PARAMS + 1;
-    if (lanes_buf_reserve(&req->scratch, need) < 0) {
-        lanes_response_error(req, 503, "server out of memory");
-        return 503;
-    }
-    unsigned allowed = 0;
-    int rc = lanes_router_match(app->router, req->msg.method_bit, req->msg.path, req->msg.path_len,
-                                req->scratch.data, req->scratch.cap, &req->match, &allowed);
-    if (rc == -ENOENT) {
-        lanes_response_error(req, 404, "Not Found");
-        return 404;
-    }
-    if (rc == -EPERM) {
-        char allow[128];
-        lanes_methods_format(allowed, allow, sizeof allow);
-        lanes_set_header(req, "Allow", allow);
-        lanes_response_error(req, 405, "Method Not Allowed");
-        return 405;
-    }
-    if (rc < 0) {
-        lanes_response_error(req, 400, "malformed path");
-        return 400;
-    }
-    req->route = req->match.data;
-    if (lanes_req_validate(req) < 0) {
-        lanes_req_answer_invalid(req);
-        return 422;
-    }
-    return 0;
 }
 
 void lanes_dispatch(lanes_req *req)
@@ -339,14 +246,8 @@ void lanes_sleep(lanes_req *req, double seconds)
 {
     if (!(seconds > 0))
         seconds = 0;
-    if (req && in_own_coroutine(req)) {
-        /* The loop's clock is cached per iteration; a handler that blocked
-         * before us would make the sleep end early. Refresh it, round up,
-         * and add the 1 ms the clock's truncation to milliseconds can steal:
-         * a sleep never ends before it was asked to. */
-        uv_update_time(req->rt->loop);
-        uv_timer_start(&req->timer, on_sleep_done, (uint64_t)ceil(seconds * 1000.0) + 1, 0);
-        lanes_coro_yield();
+    if (req && lanes_fiber_inside(&req->fiber)) {
+        lanes_fiber_sleep(&req->fiber, seconds);
         return;
     }
     struct timespec ts = { (time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9) };
@@ -356,29 +257,13 @@ void lanes_sleep(lanes_req *req, double seconds)
 
 void lanes_yield(lanes_req *req)
 {
-    if (!req || !in_own_coroutine(req))
-        return;
-    lanes_rt *w = req->rt;
-    req->next = NULL;
-    if (w->ready_tail)
-        w->ready_tail->next = req;
-    else
-        w->ready_head = req;
-    w->ready_tail = req;
-    lanes_rt_wake_ready(w);
-    lanes_coro_yield();
+    if (req && lanes_fiber_inside(&req->fiber))
+        lanes_fiber_yield(&req->fiber);
 }
 
 void *lanes_run_in_thread(lanes_req *req, void *(*fn)(void *arg), void *arg)
 {
-    if (!req || !in_own_coroutine(req))
+    if (!req || !lanes_fiber_inside(&req->fiber))
         return fn(arg);
-    req->off_fn = fn;
-    req->off_arg = arg;
-    req->task.run = run_offload;
-    req->task.done = offload_done;
-    if (lanes_pool_submit(req->rt->pool, &req->task) < 0)
-        return fn(arg);   /* pool shutting down: run here rather than lose it */
-    lanes_coro_yield();
-    return req->off_result;
+    return lanes_fiber_offload(&req->fiber, fn, arg);
 }

@@ -14,10 +14,11 @@
 typedef struct lanes_jobs lanes_jobs;
 
 /* Loop thread, at worker start (after the thread pool exists). Opens the
- * store and starts cfg->job_runners runner threads. 0 or a negative errno. */
-int lanes_jobs_new(lanes_jobs **out, lanes_rt *rt);
+ * store and starts cfg->job_runners runner threads. done(req) is called on
+ * the loop thread when a submitted request has its answer. 0 or a negative errno. */
+int lanes_jobs_new(lanes_jobs **out, lanes_rt *rt, void (*done)(lanes_req *req));
 /* Loop thread: stores req as a job, answers it 202 {"job_id","status_url"}
- * (or 503 with a reason), then finishes it with lanes_lane_done: at once
+ * (or 503 with a reason), then hands it to done() (given at creation): at once
  * after a local SQLite insert, or later, from the thread pool, for a remote
  * store (the loop never waits on the network). */
 void lanes_jobs_submit(lanes_jobs *j, lanes_req *req);

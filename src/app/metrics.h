@@ -23,17 +23,4 @@ void lanes_metrics_serve(lanes_req *req);
 /* Appends the whole exposition for worker w to out. 0 or a negative errno. */
 int lanes_metrics_render(lanes_rt *rt, lanes_buf *out);
 
-/* What /proc says about this process; fields it could not read are -1. */
-typedef struct {
-    long rss_bytes, vsize_bytes;
-    long threads;
-    long open_fds, max_fds;
-    double cpu_seconds;
-    double start_time;            /* seconds since the Unix epoch */
-} lanes_proc_sample;
-
-void lanes_metrics_process(lanes_proc_sample *out);
-/* Resident memory of this process (one small /proc read), -1 if unknown. */
-long lanes_metrics_rss_bytes(void);
-
 #endif

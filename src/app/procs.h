@@ -1,12 +1,9 @@
 /*
- * procs.h — the PROCESS lane: a pool of helper processes per worker.
- *
- * Helpers are fresh processes (the app's own binary, re-executed with
- * LANES_HELPER_FD set), so no helper is ever fork()ed from a process that has
- * threads. The loop sends a request to a free helper over a socketpair; the
- * helper runs the route's handler and sends the response back. A helper that
- * dies costs its one request a 500 and is replaced; --proc-max-tasks recycles
- * helpers so their memory goes back to the system.
+ * procs.h — the PROCESS lane as the framework sees it: a request runs in a
+ * helper process of the pool (lanes/procpool.h) and its answer comes back
+ * into it. Helpers re-execute the app's own binary; a helper that dies costs
+ * its one request a 500 naming the route and is replaced; --proc-max-tasks
+ * recycles helpers so their memory goes back to the system.
  */
 #ifndef LANES_PROCS_H
 #define LANES_PROCS_H
@@ -18,12 +15,13 @@
 typedef struct lanes_procs lanes_procs;
 
 /* Loop thread, at worker start. 0 or a negative errno. */
-int lanes_procs_new(lanes_procs **out, lanes_rt *rt, int nprocs);
+int lanes_procs_new(lanes_procs **out, lanes_rt *rt, int nprocs, void (*done)(lanes_req *req));
 /* Loop thread: runs req's handler in a helper; when the answer (or the
- * helper's death) is known, calls lanes_lane_done(req). 0 or a negative errno
+ * helper's death) is known, calls done(req) (given at creation). 0 or a negative errno
  * (then the caller answers 503). */
 int lanes_procs_submit(lanes_procs *pp, lanes_req *req);
-/* Loop thread, during drain: stops helpers once idle, closes handles. */
+/* Loop thread, during drain, once no PROCESS request is in flight: stops
+ * the helpers and frees the lane (the pool frees itself once they are gone). */
 void lanes_procs_close(lanes_procs *pp);
 /* Busy/total helpers, for stats. */
 void lanes_procs_stats(lanes_procs *pp, int *busy, int *total);

@@ -6,6 +6,7 @@
 #include "app/request.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,9 +51,7 @@ void lanes_req_reset(lanes_req *req)
     req->responded = 0;
     req->content_type[0] = '\0';
     req->lane_now = LANES_LOOP;
-    req->coro = NULL;
-    req->off_fn = NULL;
-    req->off_arg = req->off_result = NULL;
+    req->fiber.coro = NULL;
     req->t_start_ns = 0;
     req->wall_start = 0;
     req->bg = NULL;   /* handed to the pool by lanes_background_flush */
@@ -71,11 +70,10 @@ lanes_req *lanes_req_get(lanes_rt *w)
     if (!req)
         return NULL;
     req->rt = w;
-    if (uv_timer_init(w->loop, &req->timer) < 0) {
+    if (lanes_fiber_init(&req->fiber, w->loop) < 0) {
         free(req);
         return NULL;
     }
-    req->timer.data = req;
     lanes_req_reset(req);
     return req;
 }
@@ -95,7 +93,7 @@ static void free_bufs(lanes_req *req)
 
 static void on_req_timer_closed(uv_handle_t *h)
 {
-    lanes_req *req = h->data;
+    lanes_req *req = (lanes_req *)((char *)h - offsetof(lanes_req, fiber.timer));
     free_bufs(req);
     free(req);
 }
@@ -105,7 +103,7 @@ void lanes_req_put(lanes_req *req)
     lanes_rt *w = req->rt;
     lanes_req_reset(req);
     if (w->nfree >= KEEP_REQS_MAX || w->draining) {
-        uv_close((uv_handle_t *)&req->timer, on_req_timer_closed);
+        lanes_fiber_close(&req->fiber, on_req_timer_closed);
         return;
     }
     req->next = w->free_reqs;
@@ -116,7 +114,7 @@ void lanes_req_put(lanes_req *req)
 void lanes_req_destroy(lanes_req *req, void (*after)(lanes_req *))
 {
     (void)after;
-    uv_close((uv_handle_t *)&req->timer, on_req_timer_closed);
+    lanes_fiber_close(&req->fiber, on_req_timer_closed);
 }
 
 /* ---- requests that did not come from a socket ------------------------------- */

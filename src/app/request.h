@@ -17,8 +17,9 @@
 #include "app/app.h"
 #include "app/router.h"
 #include "http/message.h"
-#include "lanes/coro.h"
+#include "lanes/fiber.h"
 #include "lanes/pool.h"
+#include "lanes/procpool.h"
 #include "util/buf.h"
 
 typedef struct lanes_rt lanes_rt;
@@ -65,12 +66,9 @@ struct lanes_req {
 
     /* ---- lanes ---- */
     lanes_lane lane_now;           /* where the handler is running right now */
-    lanes_coro *coro;
-    uv_timer_t timer;              /* lanes_sleep in LOOP; owned for the req's life */
-    lanes_task task;               /* the pool task of a THREAD handler or an offload */
-    void *(*off_fn)(void *);
-    void *off_arg;
-    void *off_result;
+    lanes_fiber fiber;             /* LOOP: its coroutine and timer; owned for the req's life */
+    lanes_task task;               /* the pool task of a THREAD handler or a job submission */
+    lanes_proctask proctask;       /* PROCESS: its trip to a helper process */
 
     struct lanes_bg *bg;           /* background tasks, run after the answer is sent */
 

@@ -7,8 +7,11 @@
  *
  * The host (server/worker.c) owns the event loop, the listener and the
  * connections. It embeds one lanes_rt, fills the fields marked "host" before
- * lanes_rt_init, and hands the framework a small ops table: the only way app
- * code reaches a connection. app/ never includes a server header.
+ * lanes_rt_init (runtime.h), and hands the framework a small ops table: the
+ * only way app code reaches a connection. app/ never includes a server header.
+ *
+ * This header is data only, so that every module of the framework can read
+ * its worker's state without depending on the modules that build it.
  */
 #ifndef LANES_RT_H
 #define LANES_RT_H
@@ -19,10 +22,11 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "lanes.h"
 #include "app/app.h"
-#include "app/request.h"
 #include "http/head.h"
 #include "lanes/coro.h"
+#include "lanes/fiber.h"
 #include "lanes/pool.h"
 
 /* What the host does for the framework. Both run on the loop thread. */
@@ -45,6 +49,8 @@ typedef struct {
     _Atomic int drain_now;         /* set by the master before a SIGTERM that must
                                       not wait --drain-delay (reload, second signal) */
 } lanes_heartbeat;
+
+typedef struct lanes_rt lanes_rt;
 
 typedef struct {
     int running;
@@ -71,7 +77,6 @@ struct lanes_rt {
     uint64_t requests;             /* answered */
 
     /* ---- the framework's ---- */
-    uv_idle_t idle;                /* runs coroutines that called lanes_yield */
     uv_timer_t house_timer;        /* once a second: give back idle memory */
     lanes_pool *pool;
     lanes_coro_pool *coros;
@@ -79,7 +84,7 @@ struct lanes_rt {
     struct lanes_jobs *jobs;       /* NULL unless the app has JOB routes */
     lanes_req *free_reqs;
     int nfree;
-    lanes_req *ready_head, *ready_tail;
+    lanes_sched sched;             /* LOOP handlers' fibers */
     int inflight;                  /* requests routed and not yet answered */
     lanes_route_state *rstate;     /* per route, indexed by lanes_route_def.index */
     lanes_http_date date;          /* the cached Date line (loop thread) */
@@ -94,24 +99,13 @@ struct lanes_rt {
     struct lanes_stats *stats;
 };
 
-/* Loop thread, at worker start: stats, helper processes, the thread pool,
- * job runners, coroutine stacks, the loop's beat. The host calls
- * lanes_rt_serving() once it listens. 0 or a negative errno (what did start
- * is stopped by lanes_rt_close). */
-int lanes_rt_init(lanes_rt *rt);
-/* The host is ready to serve: starts the watchdog, refreshes the gauges. */
-int lanes_rt_serving(lanes_rt *rt);
-/* Loop thread, once every connection is gone (or the drain gave up): stops
- * the watchdog, runners, helpers and the pool, closes the framework's
- * handles. Safe after a failed init. */
-void lanes_rt_close(lanes_rt *rt);
-/* After the loop has stopped: frees the rest. */
-void lanes_rt_free(lanes_rt *rt);
-
-/* Runs the coroutines on the ready list at the loop's next turn. */
-void lanes_rt_wake_ready(lanes_rt *rt);
 /* Marks the LOOP route whose code the loop thread runs (NULL: none), for the
- * watchdog and the master. */
-void lanes_rt_running(lanes_rt *rt, const lanes_route_def *route);
+ * watchdog and the master. Loop thread; two relaxed stores. */
+static inline void lanes_rt_running(lanes_rt *rt, const lanes_route_def *route)
+{
+    atomic_store_explicit(&rt->running_route, route, memory_order_relaxed);
+    if (rt->hb)
+        atomic_store_explicit(&rt->hb->route, route ? route->index + 1 : 0, memory_order_relaxed);
+}
 
 #endif

@@ -23,11 +23,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "app/metrics.h"
 #include "lanes/pool.h"
 #include "app/procs.h"
 #include "util/histogram.h"
 #include "util/log.h"
+#include "util/proc.h"
 
 typedef struct lanes_stats lanes_stats;
 
@@ -251,7 +251,7 @@ static void on_lag_timer(uv_timer_t *t)
         st->lag_max_ns = lag;
     refresh_gauges(st);
     if (st->ticks++ % RSS_EVERY_TICKS == 0)
-        set_gauge(&me->rss_bytes, lanes_metrics_rss_bytes());
+        set_gauge(&me->rss_bytes, lanes_proc_rss_bytes());
     arm_lag_timer(st);
 }
 
@@ -303,7 +303,7 @@ static void on_line_timer(uv_timer_t *t)
     double cpu = cpu_seconds();
     uint64_t blocked = my_blocked_ns(st);
     lanes_proc_sample ps;
-    lanes_metrics_process(&ps);
+    lanes_proc_self(&ps);
     lanes_pool_stats pool = { 0 };
     if (w->pool)
         lanes_pool_stats_get(w->pool, &pool);
@@ -371,7 +371,7 @@ static int claim_slot(lanes_rt *w, lanes_stats *st)
     set_gauge(&st->me->pool_queued, 0);
     set_gauge(&st->me->helpers_busy, 0);
     set_gauge(&st->me->helpers_total, 0);
-    set_gauge(&st->me->rss_bytes, lanes_metrics_rss_bytes());
+    set_gauge(&st->me->rss_bytes, lanes_proc_rss_bytes());
     atomic_store_explicit(&st->me->pid, (int)getpid(), memory_order_relaxed);
     return 0;
 }
@@ -554,7 +554,7 @@ int lanes_stats_sum_get(lanes_rt *w, lanes_stats_sum *out)
     if (!st || !w->shm)
         return -EINVAL;
     refresh_gauges(st);
-    set_gauge(&st->me->rss_bytes, lanes_metrics_rss_bytes());
+    set_gauge(&st->me->rss_bytes, lanes_proc_rss_bytes());
     shm_head *h = w->shm;
     int nroutes = (int)h->nroutes;
     out->nroutes = nroutes;

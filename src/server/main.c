@@ -1,12 +1,12 @@
 /*
  * main.c — lanes_main (lanes.h): the app's entry point. The framework
- * prepares the app (flags, helper processes, its own routes: app/cli.h);
+ * prepares the app (flags, helper processes, its own routes: app/prepare.h);
  * then one worker serves in this process, or a master forks several.
  */
 #include <stdio.h>
 
 #include "lanes.h"
-#include "app/cli.h"
+#include "app/prepare.h"
 #include "server/master.h"
 #include "server/worker.h"
 

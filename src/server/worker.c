@@ -8,6 +8,8 @@
  */
 #include "server/worker.h"
 
+#include "app/runtime.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,7 +19,6 @@
 #include <unistd.h>
 
 #include "server/conn.h"
-#include "server/master.h"
 #include "util/clock.h"
 #include "util/log.h"
 

@@ -67,12 +67,24 @@ struct lanes_worker {
     char rbuf[LANES_READ_BUF];     /* shared by all connections: reads are serial */
 };
 
+/* How a worker is started: by lanes_main directly (listen_fd -1: bind
+ * yourself) or by the master (inherited socket, shared memory, slot). */
+typedef struct {
+    int listen_fd;
+    void *shm;
+    int slot, nslots;
+    lanes_heartbeat *hb;
+    long max_requests;             /* recycle after this many; 0 = never */
+} lanes_worker_opts;
+
+/* Exit code of a worker that stopped because it reached --max-requests. */
+#define LANES_EXIT_RECYCLE 3
+
 /* Runs a worker on the calling thread until it has drained. 0, or a negative
  * errno-style code if it could not start (then it has logged why). */
 int lanes_worker_run(lanes_app *app);
-/* The same, started by the master (opts: a lanes_worker_opts from master.h).
+/* The same, started by the master (opts: a lanes_worker_opts).
  * Returns 0, LANES_EXIT_RECYCLE after --max-requests, or a negative errno. */
-struct lanes_worker_opts_s;
 int lanes_worker_run_ex(lanes_app *app, const void *opts);
 /* Loop thread: this worker has served its --max-requests; drain and exit. */
 void lanes_worker_recycle(lanes_worker *w);

@@ -9,6 +9,11 @@
 
 #include <stdint.h>
 
+/* Seconds since the Unix epoch, microsecond resolution: lanes.h's
+ * lanes_time(), declared here for the layers below app/ (clock.c includes
+ * both, so the compiler holds the two declarations equal). */
+double lanes_time(void);
+
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t lanes_mono_ms(void);
 

@@ -7,6 +7,8 @@
  */
 #include "util/errors.h"
 
+#include "lanes.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <string.h>

@@ -6,6 +6,9 @@
 #ifndef LANES_ERRORS_H
 #define LANES_ERRORS_H
 
-#include <lanes.h>
+/* The same declaration as lanes.h's (errors.c includes both, so the
+ * compiler holds them equal): layers below app/ use it without the public
+ * header, which speaks of requests they must not know. */
+const char *lanes_strerror(int err);
 
 #endif

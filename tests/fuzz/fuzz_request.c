@@ -43,10 +43,10 @@
 #include "app/app.h"
 #include "app/metrics.h"
 #include "app/openapi.h"
-#include "server/master.h"
+#include "server/worker.h"
 #include "util/log.h"
 
-#define MAX_INPUT (256 * 1024)
+#define FUZZ_MAX_INPUT (256 * 1024)
 #define HANG_MS 10000          /* a handler here never takes more than a few ms */
 #define CONSUME_MS 2000        /* how long a piece may wait to be read by the server */
 
@@ -367,7 +367,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, start_worker);
-    if (size > MAX_INPUT)
+    if (size > FUZZ_MAX_INPUT)
         return 0;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&server_addr, server_addr_len) < 0) {

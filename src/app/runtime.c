@@ -1,8 +1,7 @@
 /*
- * rt.c — see rt.h: the framework's half of a worker's life. Everything here
- * runs on the loop thread.
+ * runtime.c — see runtime.h. Everything here runs on the loop thread.
  */
-#include "app/rt.h"
+#include "app/runtime.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -52,15 +51,8 @@ static void on_beat_check(uv_check_t *h)
     atomic_fetch_add_explicit(&rt->loop_beats, 1, memory_order_relaxed);
 }
 
-static void on_idle(uv_idle_t *h)
-{
-    lanes_run_ready(h->data);
-}
-
 static void start_handles(lanes_rt *rt)
 {
-    uv_idle_init(rt->loop, &rt->idle);
-    rt->idle.data = rt;
     rt->loop_thread = pthread_self();
     uv_prepare_init(rt->loop, &rt->beat_prepare);
     uv_check_init(rt->loop, &rt->beat_check);
@@ -73,11 +65,6 @@ static void start_handles(lanes_rt *rt)
     rt->house_timer.data = rt;
     uv_timer_start(&rt->house_timer, on_house_timer, 1000, 1000);
     uv_unref((uv_handle_t *)&rt->house_timer);
-}
-
-void lanes_rt_wake_ready(lanes_rt *rt)
-{
-    uv_idle_start(&rt->idle, on_idle);
 }
 
 int lanes_rt_init(lanes_rt *rt)
@@ -96,13 +83,16 @@ int lanes_rt_init(lanes_rt *rt)
     if ((rc = lanes_stats_start(rt)) < 0)
         return rc;
     if (lanes_app_has_lane(app, LANES_PROCESS) && rt->cfg->procs > 0 &&
-        (rc = lanes_procs_new(&rt->procs, rt, rt->cfg->procs)) < 0) {
+        (rc = lanes_procs_new(&rt->procs, rt, rt->cfg->procs, lanes_lane_done)) < 0) {
         lanes_log(LANES_LOG_ERROR, "cannot start helper processes: %s", lanes_strerror(rc));
         return rc;
     }
     if ((rc = lanes_pool_new(&rt->pool, rt->loop, rt->cfg->threads)) < 0)
         return rc;
-    if (lanes_app_has_lane(app, LANES_JOB) && (rc = lanes_jobs_new(&rt->jobs, rt)) < 0) {
+    if ((rc = lanes_sched_init(&rt->sched, rt->loop, rt->coros, rt->pool)) < 0)
+        return rc;
+    rt->sched.running = lanes_dispatch_fiber_running;
+    if (lanes_app_has_lane(app, LANES_JOB) && (rc = lanes_jobs_new(&rt->jobs, rt, lanes_lane_done)) < 0) {
         lanes_log(LANES_LOG_ERROR, "cannot open the job store %s: %s", rt->cfg->jobs_db, lanes_strerror(rc));
         return rc;
     }
@@ -129,7 +119,7 @@ void lanes_rt_close(lanes_rt *rt)
     lanes_watchdog_stop(rt);
     close_if_open((uv_handle_t *)&rt->beat_prepare);
     close_if_open((uv_handle_t *)&rt->beat_check);
-    close_if_open((uv_handle_t *)&rt->idle);
+    lanes_sched_close(&rt->sched);
     close_if_open((uv_handle_t *)&rt->house_timer);
     if (rt->jobs) {
         lanes_jobs_close(rt->jobs);
@@ -159,11 +149,4 @@ void lanes_rt_free(lanes_rt *rt)
     rt->coros = NULL;
     free(rt->rstate);
     rt->rstate = NULL;
-}
-
-void lanes_rt_running(lanes_rt *rt, const lanes_route_def *route)
-{
-    atomic_store_explicit(&rt->running_route, route, memory_order_relaxed);
-    if (rt->hb)
-        atomic_store_explicit(&rt->hb->route, route ? route->index + 1 : 0, memory_order_relaxed);
 }

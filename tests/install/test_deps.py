@@ -27,7 +27,9 @@ from appcheck import run  # noqa: E402
 
 SRC = os.environ.get("LANES_SRC") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPS = os.path.join(SRC, "scripts", "deps.sh")
-CC = os.environ.get("CC") or "cc"
+# The build tier's compiler (build-essential's cc), whatever compiler this
+# build used: clang's own headers are not the build tier's business.
+CC = "cc"
 NOT_IN_BUILD = ["chromium", "nginx-light", "redis-server", "prometheus", "gunicorn", "libcmocka-dev",
                 "python3-fastapi", "valgrind", "nodejs", "npm"]
 

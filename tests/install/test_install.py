@@ -168,6 +168,18 @@ class Install(unittest.TestCase):
     def test_fetchcontent_app(self):
         self.subproject("fetchcontent")
 
+    def test_readme_shows_this_app(self):
+        # README's "A 20-line app" is app.c (less its opening comment), so
+        # what the README shows is what this test builds.
+        with open(appcheck.APP_C) as f:
+            app = re.sub(r"^/\*.*?\*/\n", "", f.read(), flags=re.S)
+        with open(os.path.join(SRC, "README.md")) as f:
+            readme = f.read()
+        section = readme[readme.index("### A 20-line app"):]
+        block = re.search(r"```c\n(.*?)```", section, re.S).group(1)
+        self.assertEqual(block, app)
+        self.assertLessEqual(len(app.strip().splitlines()), 30)
+
     def test_lab_launcher(self):
         # The installed launcher finds its Python files under share/lanes
         # (every scenario module is imported before --help is answered).

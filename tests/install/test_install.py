@@ -18,6 +18,7 @@ Environment (set by tests/CMakeLists.txt): LANES_BUILD the build directory,
 LANES_SRC the source tree, CC its compiler, LANES_SANITIZE its sanitizers.
 """
 import atexit
+import json
 import os
 import re
 import shlex
@@ -138,9 +139,16 @@ class Install(unittest.TestCase):
             defs["CMAKE_C_FLAGS"] = defs["CMAKE_EXE_LINKER_FLAGS"] = " ".join(SAN_FLAGS)
         appcheck.cmake_build(appcheck.APP_DIR, build, defs)
         with open(os.path.join(build, "compile_commands.json")) as f:
-            commands = f.read()
+            entries = json.load(f)
+        commands = {}
+        for e in entries:   # by object directory: CMakeFiles/<target>.dir/app.c.o
+            args = shlex.split(e["command"])
+            commands[os.path.basename(os.path.dirname(args[args.index("-o") + 1]))] = args
+        self.assertEqual(sorted(commands), ["app-static.dir", "app.dir"])
         if compiler_has("-fstack-clash-protection"):
-            self.assertIn("-fstack-clash-protection", commands, "lanes::lanes did not carry the stack probes")
+            for target, command in commands.items():
+                self.assertIn("-fstack-clash-protection", command,
+                              "%s: lanes::lanes did not carry the stack probes" % target)
         shared, static = os.path.join(build, "app"), os.path.join(build, "app-static")
         self.assertTrue(any(n.startswith("liblanes.so.") for n in needed(shared)), needed(shared))
         self.assertFalse(any(n.startswith("liblanes") for n in needed(static)), needed(static))

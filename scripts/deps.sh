@@ -1,42 +1,106 @@
 #!/usr/bin/env bash
-# Installs what lanes needs on a fresh Debian 12 machine, and nothing that is
-# already there. Safe to run again and again: it asks dpkg first and calls
-# apt-get only for packages that are missing.
+# Installs what lanes needs on a fresh Debian 12 machine, by tier, and nothing
+# that is already there. Safe to run again and again: it asks dpkg first and
+# calls apt-get (and npm) only for what is missing.
+#
+#   scripts/deps.sh build    compiler, CMake, pkg-config, libuv, SQLite, hiredis,
+#                            llhttp's sources: the library, lanes-load, the
+#                            examples, `make install` and `make deb`
+#   scripts/deps.sh lab      build + Python and the FastAPI twin's packages (make lab)
+#   scripts/deps.sh test     build + lab + cmocka, clients, anchors, sanitizers,
+#                            Chromium, Node.js and the npm packages (make test)
+#   scripts/deps.sh [all]    everything (the same as test)
+#   scripts/deps.sh --print TIER   lists the tier (apt packages, then npm:...), installs nothing
 set -euo pipefail
 
-# Build: compiler, CMake, libuv, llhttp sources, cmocka.
-BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libcmocka-dev libsqlite3-dev libhiredis-dev"
-# Clients and anchors used by tests and benchmarks.
-TOOL_PKGS="curl hey wrk nginx-light redis-server procps iproute2 prometheus valgrind"  # prometheus: promtool check metrics; valgrind: memcheck test; redis-server: the Redis job store tests
-# Python libraries for the integration tests and the FastAPI twin; Debian's
-# packages are visible to /usr/bin/python3 only.
-# uvloop + httptools: uvicorn picks them up by itself, as `pip install
+# Build: compiler, CMake, libuv, llhttp sources, SQLite, hiredis.
+BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev libhiredis-dev"
+# The lab: Debian's Python (the lab is standard library only) and the FastAPI
+# twin. uvloop + httptools: uvicorn picks them up by itself, as `pip install
 # uvicorn[standard]` would give it, so the FastAPI twin is not handicapped.
-PY_PKGS="python3 python3-requests python3-aiohttp python3-httpx python3-fastapi python3-uvicorn python3-uvloop python3-httptools gunicorn"
+LAB_PKGS="python3 python3-fastapi python3-uvicorn python3-uvloop python3-httptools gunicorn"
+# Tests: cmocka; clients and anchors (prometheus: promtool check metrics;
+# valgrind: memcheck test; redis-server: the Redis job store tests; nginx-light:
+# the load-balancer test); zlib1g-dev: the fully static link in tests/install.
+TEST_PKGS="libcmocka-dev zlib1g-dev curl hey wrk nginx-light redis-server procps iproute2 prometheus valgrind"
+# Python libraries for the integration tests; Debian's packages are visible
+# to /usr/bin/python3 only.
+TEST_PKGS+=" python3-requests python3-aiohttp python3-httpx"
 # Sanitizer and fuzzing runtimes (clang).
-SAN_PKGS="clang libclang-rt-14-dev"
+TEST_PKGS+=" clang libclang-rt-14-dev"
 # /docs tests: headless Chromium, driven through playwright-core (npm, below).
-DOCS_PKGS="chromium"
+TEST_PKGS+=" chromium"
+# npm packages, each into a prefix of its own (nothing global):
+#   /usr/local/lib/lanes       swagger-ui-dist, which the server reads for /docs
+#                              (src/app/docs.h; LANES_SWAGGER_UI_DIR overrides)
+#   /usr/local/lib/lanes-test  what the /docs and /openapi.json tests drive
+NPM_DOCS="/usr/local/lib/lanes swagger-ui-dist@5"
+NPM_TEST="/usr/local/lib/lanes-test playwright-core@1 @seriousme/openapi-schema-validator@2"
+
+usage() {
+    echo "usage: scripts/deps.sh [--print] [build|lab|test|all]" >&2
+    exit 2
+}
+
+print=0
+tier=
+for a in "$@"; do
+    case "$a" in
+    --print) print=1 ;;
+    build | lab | test | all) [ -z "$tier" ] || usage; tier=$a ;;
+    *) echo "deps.sh: unknown tier or option '$a'" >&2; usage ;;
+    esac
+done
+tier=${tier:-all}
+
+apt_pkgs=$BUILD_PKGS
+npm_sets=()
+node=0
+case "$tier" in
+build) ;;
+lab) apt_pkgs+=" $LAB_PKGS" ;;
+test | all)
+    apt_pkgs+=" $LAB_PKGS $TEST_PKGS"
+    node=1
+    npm_sets=("$NPM_DOCS" "$NPM_TEST")
+    ;;
+esac
+
+if [ "$print" -eq 1 ]; then
+    for p in $apt_pkgs; do echo "$p"; done
+    if [ "$node" -eq 1 ]; then
+        echo nodejs
+        echo npm
+    fi
+    for s in "${npm_sets[@]}"; do
+        set -- $s
+        shift
+        for p in "$@"; do echo "npm:$p"; done
+    done
+    exit 0
+fi
 
 missing=()
-for p in $BUILD_PKGS $TOOL_PKGS $PY_PKGS $SAN_PKGS $DOCS_PKGS; do
+for p in $apt_pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$p")
     fi
 done
 # Node.js and npm: asked by command, not by package, because a Node.js from
 # another source (with its own npm) must not be replaced by Debian's.
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "$node" -eq 1 ]; then
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "deps.sh: all packages present"
+    echo "deps.sh: all packages of tier '$tier' present"
 else
     if [ "$(id -u)" -ne 0 ]; then
-        echo "deps.sh: missing packages: ${missing[*]}; run as root (or install them with apt-get)" >&2
+        echo "deps.sh: missing packages (tier '$tier'): ${missing[*]}; run as root (or install them with apt-get)" >&2
         exit 1
     fi
-    echo "deps.sh: installing ${missing[*]}"
+    echo "deps.sh: installing (tier '$tier') ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     # nginx, redis-server and prometheus would start system services from
@@ -53,10 +117,6 @@ else
     echo "deps.sh: done"
 fi
 
-# npm packages, each into a prefix of its own (nothing global):
-#   /usr/local/lib/lanes       swagger-ui-dist, which the server reads for /docs
-#                              (src/app/docs.h; LANES_SWAGGER_UI_DIR overrides)
-#   /usr/local/lib/lanes-test  what the /docs and /openapi.json tests drive
 # Installed only when absent, so a second run does not touch the network.
 npm_need() {   # prefix package...
     local prefix=$1 want=() p
@@ -73,5 +133,7 @@ npm_need() {   # prefix package...
     mkdir -p "$prefix"
     npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "${want[@]}" >/dev/null
 }
-npm_need /usr/local/lib/lanes swagger-ui-dist@5
-npm_need /usr/local/lib/lanes-test playwright-core@1 @seriousme/openapi-schema-validator@2
+for s in "${npm_sets[@]}"; do
+    # shellcheck disable=SC2086  # the set is "prefix pkg pkg..."
+    npm_need $s
+done

@@ -1,5 +1,5 @@
 /*
- * demo.c — lanes-demo: every endpoint of the seed experiments (../shared/seeds),
+ * demo.c — lanes-demo: every endpoint of the seed experiments (README.md, "The seeds"),
  * each in the lane its experiment names. Durations and sizes come from query
  * parameters so tests and the lab can keep them short; every answer is JSON
  * with the worker pid and start/end wall-clock timestamps (seconds since the

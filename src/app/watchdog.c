@@ -41,6 +41,7 @@
 #include "app/stats.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/proc.h"
 
 #define MAX_FRAMES 48
 #define SCAN_BYTES (64 * 1024)
@@ -126,22 +127,11 @@ static int install_handler(void)
 
 /* ---- describing where the loop thread is (watchdog thread) ------------------------------- */
 
-static int read_file(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -errno;
-    size_t n = fread(buf, 1, cap - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return (int)n;
-}
-
 static char thread_state(pid_t tid)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    if (read_file(path, buf, sizeof buf) <= 0)
+    if (lanes_read_small(path, buf, sizeof buf) <= 0)
         return '?';
     const char *p = strrchr(buf, ')');
     return p && p[1] == ' ' ? p[2] : '?';
@@ -280,7 +270,7 @@ static void describe_syscall(lanes_watchdog *wd, lanes_buf *b)
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)wd->loop_tid);
     long nr;
     unsigned long a[6], sp, pc;
-    if (read_file(path, buf, sizeof buf) <= 0 ||
+    if (lanes_read_small(path, buf, sizeof buf) <= 0 ||
         sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5],
                &sp, &pc) != 9) {
         lanes_buf_printf(b, "  loop thread: no stack available (%s: %s)\n", path,

@@ -12,7 +12,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-static int read_small(const char *path, char *buf, size_t cap)
+int lanes_read_small(const char *path, char *buf, size_t cap)
 {
     FILE *f = fopen(path, "re");
     if (!f)
@@ -27,7 +27,7 @@ long lanes_proc_rss_bytes(void)
 {
     char buf[128];
     long pages_total, pages_rss;
-    if (read_small("/proc/self/statm", buf, sizeof buf) <= 0 ||
+    if (lanes_read_small("/proc/self/statm", buf, sizeof buf) <= 0 ||
         sscanf(buf, "%ld %ld", &pages_total, &pages_rss) != 2)
         return -1;
     return pages_rss * sysconf(_SC_PAGESIZE);
@@ -50,7 +50,7 @@ static long count_fds(void)
 static double boot_time(void)
 {
     char buf[4096];
-    if (read_small("/proc/stat", buf, sizeof buf) <= 0)
+    if (lanes_read_small("/proc/stat", buf, sizeof buf) <= 0)
         return -1;
     const char *p = strstr(buf, "\nbtime ");
     return p ? strtod(p + 7, NULL) : -1;
@@ -63,7 +63,7 @@ void lanes_proc_self(lanes_proc_sample *out)
     char buf[1024];
     long page = sysconf(_SC_PAGESIZE);
     long vpages, rpages;
-    if (read_small("/proc/self/statm", buf, sizeof buf) > 0 &&
+    if (lanes_read_small("/proc/self/statm", buf, sizeof buf) > 0 &&
         sscanf(buf, "%ld %ld", &vpages, &rpages) == 2) {
         out->vsize_bytes = vpages * page;
         out->rss_bytes = rpages * page;
@@ -71,7 +71,7 @@ void lanes_proc_self(lanes_proc_sample *out)
     /* Fields after the command name, which may hold spaces and parentheses:
      * state is field 3, num_threads 20, starttime 22. */
     char *p;
-    if (read_small("/proc/self/stat", buf, sizeof buf) > 0 && (p = strrchr(buf, ')'))) {
+    if (lanes_read_small("/proc/self/stat", buf, sizeof buf) > 0 && (p = strrchr(buf, ')'))) {
         unsigned long long start = 0;
         long threads = 0;
         if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %ld %*d %llu",

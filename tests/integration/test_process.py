@@ -245,9 +245,14 @@ class Scaling(lanesrv.ServerTestCase):
         return r, loop, fast
 
     def check(self, fast_path):
-        cap = capacity()
+        # The machine's share is sampled before and after the runs: other
+        # work that came and went in between would make one sample lie.
+        before = capacity()
         r, loop, fast = self.ratio(fast_path)
-        sys.stderr.write("  two busy processes of this session ran %.2fx one\n" % cap)
+        after = capacity()
+        cap = min(before, after)
+        sys.stderr.write("  two busy processes of this session ran %.2fx / %.2fx one (before / after)\n"
+                         % (before, after))
         if r < 1.5 and cap < 1.6:
             # Other sessions hold the CPUs (the scheduler shares per session):
             # no server could scale here, so this run says nothing.

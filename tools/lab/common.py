@@ -19,7 +19,9 @@ PROFILES = {
         "client-models": {"s": 0.05, "hog_ms": 300,
                           "models": [["sequential", 1, 0.8], ["c=100", 100, 1.0],
                                      ["c=1000", 1000, 1.5]]},
-        "cpu-bound": {"target_ms": 80, "n": 20, "c": 20},
+        "cpu-bound": {"target_ms": 80, "n": 20, "c": 20, "alone_tries": 5,
+                      "worker_paths": ["/cycle", "/cycle/thread"]},
+        "asyncfib": {"tries": 3},
         "memory": {"mb": 20, "n": 24, "c": 3, "recycle": 5, "max_requests": 8},
         "workers": {"workers": 2, "spread_n": 40, "s": 0.2, "n": 10, "c": 10},
     },
@@ -32,7 +34,9 @@ PROFILES = {
                           "models": [["sequential", 1, 0.4], ["c=100", 100, 0.5]]},
         # 10 x 80 ms keeps a LOOP run (800 ms) well over the probe's 250 ms stall
         # bound even when the probe lands late in the batch (40 ms once gave 180 ms)
-        "cpu-bound": {"target_ms": 80, "n": 10, "c": 10},
+        "cpu-bound": {"target_ms": 80, "n": 10, "c": 10, "alone_tries": 3,
+                      "worker_paths": ["/cycle"]},
+        "asyncfib": {"tries": 2},
         "memory": {"mb": 20, "n": 9, "c": 3, "recycle": 3, "max_requests": 4},
         "workers": {"workers": 2, "spread_n": 20, "s": 0.1, "n": 6, "c": 6},
     },

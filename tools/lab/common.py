@@ -16,9 +16,7 @@ PROFILES = {
     "full": {
         "blocking": {"s": 0.3, "n": 6, "c": 3},
         "sync-vs-async": {"scale": 0.1, "n": 10, "c": 10},
-        "client-models": {"s": 0.05, "hog_ms": 300,
-                          "models": [["sequential", 1, 0.8], ["c=100", 100, 1.0],
-                                     ["c=1000", 1000, 1.5]]},
+        "client-models": {"s": 0.05, "hog_ms": 300, "seq_n": 12, "pool_n": [100, 1000], "s_long": 0.1, "n_long": 10, "lag_s": 0.4, "c_big": 1000, "c_big_z": 1.5, "peer": True, "hog_paths": ["/wait", "/asyncwait"], "hog_pool_n": [100]},
         "cpu-bound": {"target_ms": 80, "n": 20, "c": 20, "alone_tries": 5,
                       "worker_paths": ["/cycle", "/cycle/thread"]},
         "asyncfib": {"tries": 3},
@@ -30,8 +28,7 @@ PROFILES = {
         # sleep can only be seen when requests queue behind each other
         "blocking": {"s": 0.3, "n": 3, "c": 3},
         "sync-vs-async": {"scale": 0.04, "n": 10, "c": 10},
-        "client-models": {"s": 0.05, "hog_ms": 200,
-                          "models": [["sequential", 1, 0.4], ["c=100", 100, 0.5]]},
+        "client-models": {"s": 0.05, "hog_ms": 200, "seq_n": 8, "pool_n": [100], "s_long": 0.1, "n_long": 0, "lag_s": 0.3, "c_big": 0, "peer": True, "hog_paths": ["/asyncwait"]},
         # 10 x 80 ms keeps a LOOP run (800 ms) well over the probe's 250 ms stall
         # bound even when the probe lands late in the batch (40 ms once gave 180 ms)
         "cpu-bound": {"target_ms": 80, "n": 10, "c": 10, "alone_tries": 3,

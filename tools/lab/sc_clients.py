@@ -199,7 +199,7 @@ def go_peer(lab):
 
 def run(lab, p):
     s = p["s"]
-    workers = lab.profile["workers"]["workers"]
+    workers = p.get("workers", 2)      # seed 003 ran gunicorn -w 2
     c_big = p.get("c_big", 0)
     per_cond = {}
     for cond, label, nw, hog in conditions(workers):

@@ -15,11 +15,12 @@ SIDE_LABEL = {"lanes": "lanes-demo", "fastapi": "FastAPI"}
 PROFILES = {
     "full": {
         "blocking": {"s": 0.3, "n": 6, "c": 3},
+        "asyncfib": {"tries": 3},   # sc_asyncfib.py
         "sync-vs-async": {"scale": 0.1, "n": 10, "c": 10},
-        "client-models": {"s": 0.05, "hog_ms": 300, "seq_n": 12, "pool_n": [100, 1000], "s_long": 0.1, "n_long": 10, "lag_s": 0.4, "c_big": 1000, "c_big_z": 1.5, "peer": True, "hog_paths": ["/wait", "/asyncwait"], "hog_pool_n": [100]},
-        "cpu-bound": {"target_ms": 80, "n": 20, "c": 20, "alone_tries": 5,
-                      "worker_paths": ["/cycle", "/cycle/thread"]},
-        "asyncfib": {"tries": 3},
+        "client-models": {"s": 0.05, "hog_ms": 300,
+                          "models": [["sequential", 1, 0.8], ["c=100", 100, 1.0],
+                                     ["c=1000", 1000, 1.5]]},
+        "cpu-bound": {"target_ms": 80, "n": 20, "c": 20},
         "memory": {"mb": 20, "n": 24, "c": 3, "recycle": 5, "max_requests": 8},
         "workers": {"workers": 2, "spread_n": 40, "s": 0.2, "n": 10, "c": 10},
     },
@@ -27,13 +28,13 @@ PROFILES = {
         # s must exceed the probe's 250 ms stall bound: a shorter blocking
         # sleep can only be seen when requests queue behind each other
         "blocking": {"s": 0.3, "n": 3, "c": 3},
+        "asyncfib": {"tries": 2},
         "sync-vs-async": {"scale": 0.04, "n": 10, "c": 10},
-        "client-models": {"s": 0.05, "hog_ms": 200, "seq_n": 8, "pool_n": [100], "s_long": 0.1, "n_long": 0, "lag_s": 0.3, "c_big": 0, "peer": True, "hog_paths": ["/asyncwait"]},
+        "client-models": {"s": 0.05, "hog_ms": 200,
+                          "models": [["sequential", 1, 0.4], ["c=100", 100, 0.5]]},
         # 10 x 80 ms keeps a LOOP run (800 ms) well over the probe's 250 ms stall
         # bound even when the probe lands late in the batch (40 ms once gave 180 ms)
-        "cpu-bound": {"target_ms": 80, "n": 10, "c": 10, "alone_tries": 3,
-                      "worker_paths": ["/cycle"]},
-        "asyncfib": {"tries": 2},
+        "cpu-bound": {"target_ms": 80, "n": 10, "c": 10},
         "memory": {"mb": 20, "n": 9, "c": 3, "recycle": 3, "max_requests": 4},
         "workers": {"workers": 2, "spread_n": 20, "s": 0.1, "n": 6, "c": 6},
     },

@@ -197,7 +197,18 @@ def go_peer(lab):
     return srv.start(), None
 
 
+# Part B's sizes (common.PROFILES["client-models"] gives s and hog_ms):
+# requests per run for each client, the 1 s rows (0 = skipped), GET / probe
+# time for the loop lag, lanes-load's wide run, the Go peer.
+MORE = {"full": {"seq_n": 12, "pool_n": [100, 1000], "s_long": 0.1, "n_long": 10,
+                 "lag_s": 0.4, "c_big": 1000, "c_big_z": 1.5, "peer": True,
+                 "hog_paths": ["/wait", "/asyncwait"], "hog_pool_n": [100]},
+        "quick": {"seq_n": 8, "pool_n": [100], "s_long": 0.1, "n_long": 0, "lag_s": 0.3,
+                  "c_big": 0, "peer": True, "hog_paths": ["/asyncwait"]}}
+
+
 def run(lab, p):
+    p = dict(p, **MORE["quick" if lab.quick else "full"])
     s = p["s"]
     workers = p.get("workers", 2)      # seed 003 ran gunicorn -w 2
     c_big = p.get("c_big", 0)

@@ -314,7 +314,7 @@ def build_rows(per_cond, workers, p, peer):
                    "n": n, "sleep_s": ss}
             if seed:
                 slim = seed_limit(rc, path, model, n)
-                row["seed"] = "%.2f/s (%.0f%% of %.0f/s)" % (seed[0], 100 * seed[0] / slim, slim)
+                row["seed"] = "%.0f%% of %.0f/s" % (100 * seed[0] / slim, slim)
                 row["seed_value"] = "%.2f req/s%s" % (seed[0], " (%s)" % seed[1] if seed[1] else "")
                 row["seed_pct"] = 100 * seed[0] / slim
             else:
@@ -430,7 +430,7 @@ def shows_text(rows, lags, peer, peer_why):
                     "never pass 1/%g s = %.0f req/s, whatever the server (sequential: lanes "
                     "%s, FastAPI %s; seed %s)." % (
                         s, 1.0 / s, _rps(rps("lanes", "plain", "/wait", "sequential")),
-                        _rps(rps("fastapi", "plain", "/wait", "sequential")), seq["seed"]))
+                        _rps(rps("fastapi", "plain", "/wait", "sequential")), _seed(seq)))
     big = [r["model"] for r in rows if r["condition"] == "plain" and r.get("client") ==
            "thread_pool" and r["endpoint"] == "/wait" and r["sleep_s"] == (seq or {}).get(
                "sleep_s")]
@@ -438,7 +438,7 @@ def shows_text(rows, lags, peer, peer_why):
         t = _find(rows, "plain", "/wait", model)
         text.append("%s on /wait: lanes %s, FastAPI %s (limit %s; seed %s)." % (
             model, _rps(t.get("lanes", {}).get("rps")), _rps(t.get("fastapi", {}).get("rps")),
-            _rps(t.get("lanes", t.get("fastapi", {})).get("limit_rps")), t["seed"]))
+            _rps(t.get("lanes", t.get("fastapi", {})).get("limit_rps")), _seed(t)))
     am = [r for r in rows if r["condition"] == "plain" and r["endpoint"] == "/asyncwait"
           and r.get("client") == "async_main"]
     for r in am:
@@ -447,7 +447,7 @@ def shows_text(rows, lags, peer, peer_why):
                         r["model"].split()[-1], _rps(r.get("lanes", {}).get("rps")),
                         _rps(r.get("fastapi", {}).get("rps")),
                         _rps(r.get("lanes", r.get("fastapi", {})).get("limit_rps")),
-                        r["seed"]))
+                        _seed(r)))
     if am:
         model = am[0]["model"]
         fp, fh = rps("fastapi", "plain", "/asyncwait", model), rps("fastapi", "hog", "/asyncwait",
@@ -507,6 +507,13 @@ def shows_text(rows, lags, peer, peer_why):
     if peer_why:
         text.append("Go peer: %s." % peer_why)
     return " ".join(text)
+
+
+def _seed(row):
+    """The seed's number and its share of the limit, for the text."""
+    if not row.get("seed_value"):
+        return "-"
+    return "%s, %s" % (" ".join(row["seed_value"].split()[:2]), row["seed"])
 
 
 def _rps(v):

@@ -23,7 +23,7 @@ import collections
 import time
 
 from common import SIDES, ms, scenario, with_server
-from labcore import http_json, tree_usage, wait_idle
+from labcore import _round2, http_json, tree_usage, wait_idle
 from labprobe import Prober, check_bound, cores, thread_batch, timed_alone
 
 # (path, how lanes runs it, how FastAPI runs it, the way of writing it)
@@ -181,9 +181,18 @@ def run(lab, p):
     per_side, cal, base = {}, {}, {}
     for side in SIDES:
         def body(srv, side=side):
-            k = lab.calibrate(srv, p["target_ms"])
-            cal[side] = k
+            k = dict(lab.calibrate(srv, p["target_ms"]))
             base[side] = baselines(lab, srv, side, k["cycle_n"], tries)
+            got = base[side]["/cycle/thread"]["median_ms"]
+            if abs(got - p["target_ms"]) > 0.35 * p["target_ms"]:
+                # the calibration met other load (the machine is shared): size
+                # n again from the baseline itself, then time every body again
+                k["cycle_n_calibrated"] = k["cycle_n"]
+                k["cycle_n"] = _round2(k["cycle_n"] * p["target_ms"] / got)
+                lab.log("  %s: /cycle/thread took %.0f ms, not %d: n = %d" % (
+                    srv.label, got, p["target_ms"], k["cycle_n"]))
+                base[side] = baselines(lab, srv, side, k["cycle_n"], tries)
+            cal[side] = k
             out = {}
             for path, *_ in CASES:
                 one = base[side][SAME_WORK[side].get(path, path)]["median_ms"]
@@ -217,10 +226,9 @@ def run(lab, p):
     rows = []
     for path, lanes_how, fa_how, way in CASES:
         sv = SEED[path][2]
-        row = {"case": "GET " + path, "path": path, "way": way,
-               "seed": SEED_TEXT[path] + ("; %.1f s" % sv if sv else "")}
+        row = {"case": "GET " + path, "path": path, "way": way, "seed": SEED_TEXT[path]}
         if sv:
-            row["seed_value"] = "%.2f s (x%.2f of /cycle)" % (sv, sv / SEED["/cycle"][2])
+            row["seed_value"] = "batch %.2f s, x%.2f of /cycle" % (sv, sv / SEED["/cycle"][2])
         for side, how in (("lanes", lanes_how), ("fastapi", fa_how)):
             res, why = per_side[side]
             if why:
@@ -292,7 +300,8 @@ def judge(path, m, side, nreq, bound):
         # 0.15: /proc's 10 ms ticks over a batch of about a second
         suspect = check_bound(m["speedup"], round(max(m["cpu_cores"], 0.0) + 0.15, 2),
                               "speed-up", "cores busy (the baseline was slow)")
-        why = "more than the %.1f cores it used: the baseline met other load" % m["cpu_cores"]
+        why = ("more than the %.1f cores it used: one request alone took longer than its CPU "
+               "time, other load" % m["cpu_cores"])
     if suspect:
         m["flag"] = suspect
     elif sp > bound:

@@ -457,9 +457,11 @@ def shows_text(rows, lags, peer, peer_why):
         sp, sh = 666.23, 46.81
         if fp and fh:
             lag = lags.get("hog/fastapi", {})
-            text.append("The CPU hog cut FastAPI's %s on /asyncwait from %.0f to %.0f req/s "
-                        "(x%.1f; the seed: %.0f to %.0f, x%.1f)%s; lanes went from %s to %s." % (
-                            model, fp, fh, fp / fh, sp, sh, sp / sh,
+            text.append("With the CPU hog FastAPI's %s on /asyncwait went from %.0f to %.0f "
+                        "req/s (%s; the seed: %.0f to %.0f, %.1f times fewer)%s; lanes went "
+                        "from %s to %s." % (
+                            model, fp, fh, "%.1f times fewer" % (fp / fh) if fh < fp
+                            else "no cut this run", sp, sh, sp / sh,
                             (": with the hog GET / alone took %.1f ms (p50) instead of %.1f "
                              "ms, as the loop's thread waits for the interpreter lock the "
                              "hog's thread holds (Python hands it over every 5 ms by default)"

@@ -12,6 +12,7 @@ variant is run too and labelled.
 
 Only measures; prints nothing. judge() works on recorded numbers.
 """
+import svg
 from common import SIDES, scenario, with_server
 from labprobe import timed_alone
 
@@ -64,7 +65,7 @@ def run(lab, p):
         "on both servers); the twin's default also yields every 100 000 calls. vs /fib: "
         "time / the /fib time on the same server; the seed's is x%.2f." % (
             N, N, tries, SEED_RATIO),
-        columns, rows, shows_text(rows), {"kind": "none"}, {"n": N, "tries": tries})
+        columns, rows, shows_text(rows), {"kind": "asyncfib"}, {"n": N, "tries": tries})
     return sc
 
 
@@ -112,3 +113,27 @@ def shows_text(rows):
                        s.get("xpt_ms") or s["median_ms"], s["vs_fib"],
                        y.get("xpt_ms") or y["median_ms"], y["vs_fib"]))
     return ("; ".join(out) + ". Seed 003: 0.17 s and 0.46 s (x%.2f) on its machine." % SEED_RATIO)
+
+
+def charts(sc):
+    """One bar chart: each case's time on both servers, the seed's own
+    X-Process-Time as the black tick (log scale: C is ~100x faster)."""
+    groups = []
+    for r in sc["rows"]:
+        vals = {s: r.get(s, {}).get("xpt_ms") or r.get(s, {}).get("median_ms") for s in SIDES}
+        seed = next((c[4] for c in CASES if c[0] == r.get("key")), None)
+        groups.append((r["case"], vals, seed * 1000.0 if seed else None))
+    series = [("lanes", "lanes-demo", svg.LANES), ("fastapi", "FastAPI", svg.FASTAPI)]
+    kw = dict(unit="ms", log=True, width=580, marker_label="seed 003 (its machine)")
+    try:
+        return [svg.hbars("fib(%d): X-Process-Time per request" % N, groups, series,
+                          x_title="X-Process-Time (ms, log scale)", **kw)]
+    except TypeError:      # svg.hbars without axis titles
+        return [svg.hbars("fib(%d): X-Process-Time per request (ms)" % N, groups, series, **kw)]
+
+
+try:   # the page draws this scenario's chart like every other kind's
+    import htmlreport
+    htmlreport.CHARTS.setdefault("asyncfib", charts)
+except ImportError:
+    pass

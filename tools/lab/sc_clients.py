@@ -498,8 +498,8 @@ def shows_text(rows, lags, peer, peer_why):
             if pe:
                 t += ("; the same client against a Go net/http peer reached %.0f%% (%.0f/s)"
                       % (pe["pct_limit"], pe["rps"]))
-                if abs(pe["pct_limit"] - lm["pct_limit"]) <= 10 and lm.get("client_cores", 1) < 0.9 \
-                        and lm.get("server_cores", 1) < 0.9:
+                if abs(pe["pct_limit"] - lm["pct_limit"]) <= 10 and \
+                        lm.get("client_cores", 1) < 0.9 and lm.get("server_cores", 1) < 0.9:
                     t += (": two different servers stop at the same rate while neither side "
                           "uses a full core, so the limit is the turnaround of %s requests in "
                           "lockstep through one client thread and the loopback, not lanes "

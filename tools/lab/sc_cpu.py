@@ -269,7 +269,8 @@ def run(lab, p):
         "004's batch times are in the seed column: its work took longer per request); vs serial: "
         "%d x 1 alone / done (%d cores: at most x%d; a higher ratio is measured again, then "
         "flagged; so is one above the cores the server used, its CPU seconds / done, shown "
-        "in the flags and causes); probe max: the slowest GET / sent every 20 ms from the batch's start until the work ended. The 2-worker rows "
+        "in the flags and causes); probe max: the slowest GET / sent every 20 ms from the "
+        "batch's start until the work ended. The 2-worker rows "
         "(seed 003's gunicorn -w 2) send from %d threads to keep each answer's pid." % (
             nreq, p["target_ms"], ", ".join("%s %d" % (s, cal[s]["cycle_n"]) for s in cal),
             tries, nreq, ncores, ncores, nreq),

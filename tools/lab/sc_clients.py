@@ -200,8 +200,8 @@ def go_peer(lab):
 # Part B's sizes (common.PROFILES["client-models"] gives s and hog_ms):
 # requests per run for each client, the 1 s rows (0 = skipped), GET / probe
 # time for the loop lag, lanes-load's wide run, the Go peer.
-MORE = {"full": {"seq_n": 10, "pool_n": [100, 1000], "s_long": 0.1, "n_long": 10,
-                 "lag_s": 0.4, "c_big": 1000, "c_big_z": 1.5, "peer": True,
+MORE = {"full": {"seq_n": 8, "pool_n": [100, 1000], "s_long": 0.1, "n_long": 10,
+                 "lag_s": 0.3, "c_big": 1000, "c_big_z": 1.5, "peer": True,
                  "hog_paths": ["/wait", "/asyncwait"]},
         "quick": {"seq_n": 8, "pool_n": [100], "s_long": 0.1, "n_long": 0, "lag_s": 0.3,
                   "c_big": 0, "peer": True, "hog_paths": ["/asyncwait"]}}
@@ -255,7 +255,7 @@ def run(lab, p):
                 peer = {"runs": seed_client(lab, srv.pid, [
                     {"url": srv.url("/asyncwait?s=%g" % s), "model": m, "n": n,
                      "endpoint": "/asyncwait", "s": s}
-                    for n in p["pool_n"] for m in ("thread_pool", "async_main")])}
+                    for n in p["pool_n"] for m in ("async_main",)])}
                 if c_big:
                     peer["c_big"] = c_load(lab, srv.url("/asyncwait?s=%g" % s), srv.pid,
                                            c_big, p["c_big_z"])

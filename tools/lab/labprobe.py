@@ -39,6 +39,13 @@ def cores():
         return os.cpu_count() or 1
 
 
+def machine_busy_s():
+    """CPU seconds the whole machine has been busy so far (all cores, /proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def _split(url):
     u = urlsplit(url)
     if u.hostname != HOST:

@@ -24,7 +24,7 @@ import time
 
 from common import SIDES, ms, scenario, with_server
 from labcore import _round2, http_json, tree_usage, wait_idle
-from labprobe import Prober, check_bound, cores, thread_batch, timed_alone
+from labprobe import Prober, check_bound, cores, machine_busy_s, thread_batch, timed_alone
 
 # (path, how lanes runs it, how FastAPI runs it, the way of writing it)
 CASES = [
@@ -75,6 +75,7 @@ def measure(lab, srv, path, n, c, nreq):
     url = srv.url("%s?n=%d" % (path, n))
     lab.log("  %s %s?n=%d -n %d -c %d" % (srv.label, path, n, nreq, c))
     cpu0, _ = tree_usage(srv.pid)
+    busy0 = machine_busy_s()
     origin = time.monotonic()
     prober = Prober(srv.url("/"), origin).start()
     try:
@@ -91,10 +92,11 @@ def measure(lab, srv, path, n, c, nreq):
     finally:
         pr = prober.stop()
     cpu1, _ = tree_usage(srv.pid)
+    busy = (machine_busy_s() - busy0) / max(time.monotonic() - origin, 1e-3)
     wait_idle(srv.pid, limit_s=30)        # nothing left over for the next batch
     work_end = launch + first + (done_s or 0)
     return {"batch_s": r["window_s"], "done_s": done_s, "jobs_done": jobs_done,
-            "cpu_cores": (cpu1 - cpu0) / done_s if done_s else None,
+            "cpu_cores": (cpu1 - cpu0) / done_s if done_s else None, "machine_cores": busy,
             "probe_max_ms": pr["max_ms"], "blocks": pr["blocks"],
             "probe_p50_ms": pr["p50_ms"], "nprobes": pr["sent"],
             "probe_failed": pr["failed"], "probe_end_s": pr["end_s"],
@@ -110,6 +112,7 @@ def measure_workers(lab, srv, path, n, nreq):
     url = srv.url("%s?n=%d" % (path, n))
     lab.log("  %s %s?n=%d, %d at once (threads)" % (srv.label, path, n, nreq))
     cpu0, _ = tree_usage(srv.pid)
+    busy0 = machine_busy_s()
     origin = time.monotonic()
     prober = Prober(srv.url("/"), origin).start()
     try:
@@ -117,12 +120,13 @@ def measure_workers(lab, srv, path, n, nreq):
     finally:
         pr = prober.stop()
     cpu1, _ = tree_usage(srv.pid)
+    busy = (machine_busy_s() - busy0) / max(time.monotonic() - origin, 1e-3)
     wait_idle(srv.pid, limit_s=30)
     sends = [a["send"] for a in answers]
     done_s = max(a["recv"] for a in answers) - min(sends)
     per_pid = collections.Counter(a["pid"] for a in answers if a["status"] == 200)
     return {"batch_s": done_s, "done_s": done_s,
-            "cpu_cores": (cpu1 - cpu0) / done_s if done_s else None,
+            "cpu_cores": (cpu1 - cpu0) / done_s if done_s else None, "machine_cores": busy,
             "probe_max_ms": pr["max_ms"], "blocks": pr["blocks"],
             "probe_p50_ms": pr["p50_ms"], "nprobes": pr["sent"],
             "probe_failed": pr["failed"], "probe_end_s": pr["end_s"],
@@ -359,8 +363,10 @@ def cause_line(path, m, side):
                      "the work ran in parallel threads, which no GIL serialises in C" % (cc or 0))
     if seed_scales is True and sp < 1.15:
         pp = m.get("per_pid") or []
-        parts.append("the server used %.1f cores; answers per worker %s" % (
-            cc or 0, "/".join(str(x) for x in pp) or "?"))
+        parts.append("the server used %.1f cores; answers per worker %s%s" % (
+            cc or 0, "/".join(str(x) for x in pp) or "?",
+            "; the machine was %.1f of %d cores busy" % (m["machine_cores"], cores())
+            if m.get("machine_cores") is not None else ""))
     if seed_blocks is False and m.get("blocks"):
         if path == "/cycle_sleep" and m.get("n"):
             slice_ms = m["one_ms"] * 100000.0 / m["n"]

@@ -28,7 +28,8 @@ SRC = os.environ.get("LANES_SRC") or os.path.dirname(os.path.dirname(HERE))
 BIN = os.environ.get("LANES_BIN") or os.path.join(SRC, "build", "bin")
 LAB = os.path.join(SRC, "tools", "lab", "lanes_lab.py")
 DRIVER = os.path.join(SRC, "tools", "lab", "report_browser.mjs")
-SCENARIOS = ["blocking", "sync-vs-async", "client-models", "cpu-bound", "memory", "workers"]
+SCENARIOS = ["blocking", "sync-vs-async", "client-models", "cpu-bound", "asyncfib", "memory",
+             "workers"]
 QUICK_BOUND_S = 90.0
 
 TMP = tempfile.mkdtemp(prefix="lanes-test-lab-")

@@ -15,6 +15,7 @@ SIDE_LABEL = {"lanes": "lanes-demo", "fastapi": "FastAPI"}
 PROFILES = {
     "full": {
         "blocking": {"s": 0.3, "n": 6, "c": 3},
+        "asyncfib": {"tries": 3},   # sc_asyncfib.py
         "sync-vs-async": {"scale": 0.1, "n": 10, "c": 10},
         "client-models": {"s": 0.05, "hog_ms": 300,
                           "models": [["sequential", 1, 0.8], ["c=100", 100, 1.0],
@@ -24,6 +25,7 @@ PROFILES = {
         "workers": {"workers": 2, "spread_n": 40, "s": 0.2, "n": 10, "c": 10},
     },
     "quick": {
+        "asyncfib": {"tries": 2},   # sc_asyncfib.py
         # s must exceed the probe's 250 ms stall bound: a shorter blocking
         # sleep can only be seen when requests queue behind each other
         "blocking": {"s": 0.3, "n": 3, "c": 3},

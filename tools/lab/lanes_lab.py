@@ -25,6 +25,7 @@ sys.path.insert(0, HERE)
 import common  # noqa: E402
 import htmlreport  # noqa: E402
 import labcore  # noqa: E402
+import sc_asyncfib  # noqa: E402
 import sc_blocking  # noqa: E402
 import sc_clients  # noqa: E402
 import sc_cpu  # noqa: E402
@@ -38,6 +39,7 @@ SCENARIOS = [
     ("sync-vs-async", sc_sync_async.run),
     ("client-models", sc_clients.run),
     ("cpu-bound", sc_cpu.run),
+    ("asyncfib", sc_asyncfib.run),
     ("memory", sc_memory.run),
     ("workers", sc_workers.run),
 ]

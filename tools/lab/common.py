@@ -93,3 +93,90 @@ def fmt(value, kind):
 
 def ms(v):
     return "%.0f ms" % v if v < 1000 else "%.1f s" % (v / 1000.0)
+
+
+# ---- self-checks, seed numbers, the opening grid (shared by every scenario) -------
+
+# A scenario during which other work on the machine took more than this many
+# cores (on average) says so on the page: its times are inflated.
+OTHER_LOAD_NOTE_CORES = 0.1
+
+AS_SEED, UNLIKE_SEED = "as the seed", "UNLIKE the seed"
+
+
+def seed_word(same):
+    """The one spelling every verdict uses when it compares with a seed."""
+    return AS_SEED if same else UNLIKE_SEED
+
+
+def check_bound(value, bound, what, unit=""):
+    """A measured ratio against its physical bound (speed-up vs cores, req/s vs
+    connections / sleep). None when value <= bound * 1.05 (clock slack), else
+    the flag to put on the row, e.g. "suspect: speed-up 2.07 > 2 cores".
+    A row carries it as row[side]["flag"]; both reports show it next to the
+    verdict."""
+    if value is None or bound is None:
+        return None
+    if value <= bound * 1.05:
+        return None
+    return "suspect: %s %s > %s%s" % (what, _num(value), _num(bound),
+                                      " " + unit if unit else "")
+
+
+def _num(v):
+    if isinstance(v, int) or float(v).is_integer():
+        return "%d" % v
+    return "%.2f" % v if abs(v) < 100 else "%.0f" % v
+
+
+# Row keys the reports know besides the columns:
+#   row["seed_value"]      the seed's own number for this case ("9.56 req/s")
+#   row[side]["flag"]      a self-check failed ("suspect: ...", "re-measured: ...")
+#   row[side]["cause"]     one line: the measured cause where this side differs
+#                          from the seed (or does something surprising)
+#
+# The opening grid: sc["grid"] = [grid_cell(...), ...]. One row per way of
+# writing a handler, one column per question x server. "way" should be one of
+# WAYS when it is one of them (the grid keeps that order; others follow).
+QUESTIONS = [("blocks_loop", "blocks the loop?", False),
+             ("uses_cores", "uses the cores?", True),
+             ("memory_back", "memory comes back?", True)]   # (key, header, good answer)
+
+WAYS = [
+    "async def + time.sleep",
+    "def + time.sleep",
+    "async def + await asyncio.sleep",
+    "async def + await run_in_threadpool(time.sleep)",
+    "async def + CPU loop",
+    "async def + CPU loop + asyncio.sleep(0)",
+    "async def + run_in_executor(threads), CPU",
+    "def, CPU (thread pool)",
+    "process pool",
+    "BackgroundTasks",
+    "job queue",
+    "def, allocating (thread pool)",
+    "process pool, allocating",
+    "N workers",
+]
+
+
+def grid_cell(way, server, question, answer, evidence, anchor):
+    """One cell of the opening grid. answer: True, False or None (not measured
+    here); evidence: short text with the number it rests on; anchor: the id
+    of the chart (or section) that shows it."""
+    assert server in SIDES, server
+    assert question in [q for q, _, _ in QUESTIONS], question
+    return {"way": way, "server": server, "question": question, "answer": answer,
+            "evidence": evidence, "anchor": anchor}
+
+
+def grid_of(scenarios):
+    """{way: {(question, server): cell}} in WAYS order, later cells for the
+    same place kept beside earlier ones (a list)."""
+    cells = {}
+    for sc in scenarios:
+        for c in sc.get("grid", []) or []:
+            cells.setdefault(c["way"], {}).setdefault((c["question"], c["server"]),
+                                                      []).append(c)
+    order = [w for w in WAYS if w in cells] + [w for w in cells if w not in WAYS]
+    return [(w, cells[w]) for w in order]

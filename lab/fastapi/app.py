@@ -12,7 +12,9 @@ Run with Debian's interpreter (python3-fastapi 0.92, python3-uvicorn 0.17):
     /usr/bin/python3 -m gunicorn -k uvicorn.workers.UvicornWorker -w 2 \
         --chdir lab/fastapi -b 127.0.0.1:8001 app:app
 Environment: LAB_PROCS (helper processes, default CPU count), LAB_PROC_MAX_TASKS
-(recycle a helper after N tasks, default never), LAB_JOB_RUNNERS (default 2).
+(recycle a helper after N tasks, default never), LAB_JOB_RUNNERS (default 2),
+LAB_SEED_MIDDLEWARE=1 (the seed's @app.middleware("http") instead of the plain
+ASGI one).
 
 It must never listen anywhere the lab did not ask for, nor run work that is not
 bounded by the request's own parameters.
@@ -61,7 +63,23 @@ class ProcessTime:
         await self.inner(scope, receive, timed_send)
 
 
-app.add_middleware(ProcessTime)
+# ---- lab A: the seed's own middleware, on request -------------------------------
+# LAB_SEED_MIDDLEWARE=1: X-Process-Time the way seed 003 wrote it,
+# @app.middleware("http") (Starlette's BaseHTTPMiddleware: call_next runs the
+# rest of the app in a task of its own), so the lab can check whether that
+# choice changes a result.
+if os.environ.get("LAB_SEED_MIDDLEWARE") == "1":
+    from fastapi import Request
+
+    @app.middleware("http")
+    async def add_process_time_header(request: Request, call_next):
+        start_time = time.time()
+        response = await call_next(request)
+        response.headers["X-Process-Time"] = str(time.time() - start_time)
+        return response
+else:
+    app.add_middleware(ProcessTime)
+# ---- end lab A -------------------------------------------------------------------
 
 
 def answer(start, **fields):

@@ -52,13 +52,13 @@ def scenario(name, title, seeds, question, columns, rows, shows, charts, params,
             "charts": charts, "params": params, "notes": list(notes)}
 
 
-def with_server(lab, side, body, workers=1, flags=(), env=None):
+def with_server(lab, side, body, workers=1, flags=(), env=None, wrap=()):
     """Starts a fresh server of this side, runs body(srv), always stops it.
     Returns (result, None), or (None, why) when the side cannot run here."""
     why = lab.missing(side, workers)
     if why:
         return None, why
-    srv = lab.server(side, workers=workers, flags=flags, env=env)
+    srv = lab.server(side, workers=workers, flags=flags, env=env, wrap=wrap)
     try:
         return body(srv), None
     finally:

@@ -37,6 +37,7 @@ td.na{background:#f8f9fa;color:#868e96} .ans{font-weight:700;font-size:13px}
 .seedv{font-weight:600;color:#1864ab;white-space:nowrap} figure{margin:0}
 .choices li{font-size:12.5px}
 @media print{body{max-width:none;padding:0;font-size:11px} nav{display:none}
+ table{font-size:9.5px} td.v{font-size:9.5px} th,td{padding:2px 3px} .cause{font-size:9px}
  section{break-inside:auto} table,.charts svg,.shows{break-inside:avoid}
  h2{break-after:avoid} th.lanes,th.fastapi,th{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """
@@ -370,7 +371,7 @@ def charts_gantt(sc):
         p2 = [r for r in rows if r["endpoint"].endswith("p2")]
         if p2:
             s = next((p2[0][x]["sleep_s"] for x in SIDES if "sleep_s" in p2[0].get(x, {})), None)
-            if s:
+            if s and all(abs(x - n * len(p2) * s) > 1e-9 for x, _ in refs):
                 refs.append((n * len(p2) * s, "%d x sleep" % (n * len(p2))))
         for side in SIDES:
             bars = gantt_bars(rows, side)

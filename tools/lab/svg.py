@@ -269,11 +269,14 @@ def gantt(title, rows, x_max, legend_items=(), width=370, row_h=5, refs=(),
         else:
             body.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>'
                         % (x0, y + row_h * 0.2, max(x1 - x0, 1.0), row_h * 0.6, color))
-    for x_ref, label in refs:
+    for k, (x_ref, label) in enumerate(refs):
         x = sx(x_ref)
         body.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#c92a2a" '
                     'stroke-dasharray="4 3"/>' % (x, top - 2, x, height - bottom))
-        body.append(_text(x + 2, top + 8, label, size=9, color="#c92a2a"))
+        # labels one under the other; near the right edge they end at the line
+        right_edge = x > width - right - 6.2 * len(label) - 4
+        body.append(_text(x - 2 if right_edge else x + 2, top + 8 + 10 * k, label,
+                          "end" if right_edge else "start", size=9, color="#c92a2a"))
     body.append(_text((left + width - right) / 2.0, height - 6, x_title, "middle", 10, INK))
     body.append('<text x="12" y="%.1f" text-anchor="middle" font-size="10" fill="%s" '
                 'transform="rotate(-90 12 %.1f)">%s</text>' % (

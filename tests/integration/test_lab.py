@@ -225,6 +225,16 @@ class QuickLab(unittest.TestCase):
             self.assertGreaterEqual(s["svgs"], 1, s)
             self.assertEqual(s["tables"], 1, s)
         self.assertEqual(seen["svgs_drawn"], seen["svgs"])
+        # The page opens with the grid, above every section; each cell links
+        # to a chart that is drawn.
+        g = seen["grid"]
+        self.assertIsNotNone(g)
+        self.assertTrue(g["before_sections"], g)
+        self.assertGreaterEqual(g["rows"], 4, g)
+        cells = sum(len(sc.get("grid", [])) for sc in self.sc.values())
+        self.assertEqual(g["links"], cells, g)
+        self.assertEqual(g["dangling"], [], g)
+        self.assertEqual(g["link_targets_drawn"], g["links"], g)
         # A rendered page of tables and charts, not a blank one.
         self.assertGreater(seen["screenshot_bytes"], 100_000)
         self.assertEqual(seen["print"]["too_wide"], [], seen["print"])

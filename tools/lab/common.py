@@ -21,7 +21,8 @@ PROFILES = {
                                      ["c=1000", 1000, 1.5]]},
         "cpu-bound": {"target_ms": 80, "n": 20, "c": 20},
         "memory": {"mb": 20, "n": 24, "c": 3, "recycle": 5, "max_requests": 8},
-        "workers": {"workers": 2, "spread_n": 40, "s": 0.2, "n": 10, "c": 10},
+        "workers": {"workers": 2, "spread_n": 40, "s": 0.2, "n": 10, "c": 10,
+                    "seed4_s": 0.3, "seed4_workers": 4},
     },
     "quick": {
         # s must exceed the probe's 250 ms stall bound: a shorter blocking
@@ -34,7 +35,8 @@ PROFILES = {
         # bound even when the probe lands late in the batch (40 ms once gave 180 ms)
         "cpu-bound": {"target_ms": 80, "n": 10, "c": 10},
         "memory": {"mb": 20, "n": 9, "c": 3, "recycle": 3, "max_requests": 4},
-        "workers": {"workers": 2, "spread_n": 20, "s": 0.1, "n": 6, "c": 6},
+        "workers": {"workers": 2, "spread_n": 20, "s": 0.1, "n": 6, "c": 6,
+                    "seed4_s": 0.3, "seed4_workers": 4},
     },
 }
 
@@ -52,13 +54,13 @@ def scenario(name, title, seeds, question, columns, rows, shows, charts, params,
             "charts": charts, "params": params, "notes": list(notes)}
 
 
-def with_server(lab, side, body, workers=1, flags=(), env=None, wrap=()):
+def with_server(lab, side, body, workers=1, flags=(), env=None, wrap=(), **kw):
     """Starts a fresh server of this side, runs body(srv), always stops it.
     Returns (result, None), or (None, why) when the side cannot run here."""
     why = lab.missing(side, workers)
     if why:
         return None, why
-    srv = lab.server(side, workers=workers, flags=flags, env=env, wrap=wrap)
+    srv = lab.server(side, workers=workers, flags=flags, env=env, wrap=wrap, **kw)
     try:
         return body(srv), None
     finally:

@@ -455,16 +455,39 @@ def charts_workers(sc):
                       unit="/s", marker_label="limit = workers / sleep", width=580,
                       x_title="responses per second"))]
     groups = []
-    for side in SIDES:
-        pids = rows[0].get(side, {}).get("pids", {})
-        for i, (pid, count) in enumerate(sorted(pids.items(), key=lambda kv: -kv[1])):
-            groups.append(("%s worker %d" % (SIDE_LABEL[side], i + 1), {side: count}, None))
+    for r in rows:
+        for side in SIDES:
+            pids = r.get(side, {}).get("pids", {})
+            if not pids:
+                continue
+            counts = sorted(pids.values(), reverse=True)
+            groups.append(("%s — %s" % (r["case"][:34], SIDE_LABEL[side]),
+                           {side: counts[0]}, None))
     if groups:
         out.append(("workers-spread",
-                    svg.hbars("Requests answered per worker pid", groups,
+                    svg.hbars("Most requests one worker answered (from the pids)", groups,
                               [("lanes", "lanes-demo", svg.LANES),
                                ("fastapi", "FastAPI", svg.FASTAPI)], width=580,
-                              x_title="requests answered (count, from the pid in each answer)")))
+                              x_title="requests answered by the busiest worker (count)")))
+    for r in rows:
+        if r.get("kind") != "four":
+            continue
+        for side in SIDES:
+            reqs = r.get(side, {}).get("requests", [])
+            if not reqs:
+                continue
+            pids = sorted({q[4] for q in reqs})
+            colors = {pid: svg.PALETTE[i % 4] for i, pid in enumerate(pids)}
+            bars = []
+            for k, q in enumerate(sorted(reqs, key=lambda q: q[2])):
+                bars.append((q[0] / 1000.0, q[1] / 1000.0, colors[q[4]], True, k))
+                bars.append((q[2] / 1000.0, q[3] / 1000.0, colors[q[4]], False, k))
+            s = r[side]["sleep_s"]
+            out.append(("workers-seed4-%s" % side,
+                        svg.gantt("seed 002 §4 — %s: one colour per worker pid" % SIDE_LABEL[side],
+                                  bars, max(q[1] for q in reqs) / 1000.0,
+                                  [("pid %d" % pid, colors[pid]) for pid in pids[:4]],
+                                  width=470, row_h=9, refs=[(s, "sleep %gs" % s)])))
     return out
 
 

@@ -48,6 +48,15 @@ def _children_map():
     return kids
 
 
+def _is_tracker(pid):
+    """multiprocessing's resource tracker, a child that is not a worker."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return b"resource_tracker" in f.read()
+    except OSError:
+        return False
+
+
 def tree_pids(pid):
     """pid and all its descendants (gunicorn workers, helpers, pool processes)."""
     kids = _children_map()
@@ -185,7 +194,21 @@ class Server:
 
     def _wait_workers(self, deadline):
         """Every worker is up (its process exists) before we measure, or the
-        first requests would all land on the workers that came up first."""
+        first requests would all land on the workers that came up first.
+        uvicorn --workers starts them with multiprocessing's spawn: a worker
+        is up once it has started its own helper (the app's startup hook)."""
+        if getattr(self, "spawned_workers", False):
+            while True:
+                kids = _children_map()
+                workers = [k for k in kids.get(self.pid, []) if not _is_tracker(k)]
+                ready = [w for w in workers if kids.get(w)]
+                if len(ready) >= self.workers:
+                    break
+                if time.monotonic() > deadline:
+                    self._fail("did not start %d workers" % self.workers)
+                time.sleep(0.05)
+            time.sleep(0.3)
+            return
         while len(tree_pids(self.pid)) < 1 + self.workers:
             if time.monotonic() > deadline:
                 self._fail("did not start %d workers" % self.workers)
@@ -494,12 +517,14 @@ class Lab:
             return "gunicorn not installed"
         return None
 
-    def server(self, kind, workers=1, flags=(), env=None, wrap=()):
+    def server(self, kind, workers=1, flags=(), env=None, wrap=(), uvicorn_workers=False):
         """wrap: a command to run the server under (strace ... --), for the
-        one measurement that needs the server's system calls."""
+        one measurement that needs the server's system calls.
+        uvicorn_workers: N FastAPI workers as `uvicorn --workers N` (seed 002's
+        way) instead of gunicorn."""
         if kind == "lanes":
             return self._lanes(workers, flags, env, wrap)
-        return self._fastapi(workers, flags, env, wrap)
+        return self._fastapi(workers, flags, env, wrap, uvicorn_workers)
 
     def _lanes(self, workers, flags, env=None, wrap=()):
         cwd = tempfile.mkdtemp(prefix="lanes-", dir=self.tmp)
@@ -513,11 +538,16 @@ class Lab:
                      env=env, listen_re=r"listening on http://127\.0\.0\.1:(\d+)")
         return srv.start()
 
-    def _fastapi(self, workers, flags, env, wrap=()):
+    def _fastapi(self, workers, flags, env, wrap=(), uvicorn_workers=False):
         last = None
         for _ in range(2):     # a port taken between free_port() and bind: once more
             port = free_port()
-            if workers == 1:
+            if uvicorn_workers and workers > 1:
+                args = [self.python, "-m", "uvicorn", "app:app", "--app-dir", self.app_dir,
+                        "--host", HOST, "--port", str(port), "--no-access-log",
+                        "--log-level", "warning", "--workers", str(workers)]
+                label = "uvicorn --workers %d" % workers
+            elif workers == 1:
                 args = [self.python, "-m", "uvicorn", "app:app", "--app-dir", self.app_dir,
                         "--host", HOST, "--port", str(port), "--no-access-log",
                         "--log-level", "warning"]
@@ -531,6 +561,7 @@ class Lab:
             args = list(wrap) + args + list(flags)
             srv = Server(self, "fastapi", label, args, port=port, env=env, cwd=self.tmp,
                          workers=workers)
+            srv.spawned_workers = bool(uvicorn_workers)
             try:
                 return srv.start()
             except LabError as e:

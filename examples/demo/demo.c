@@ -11,6 +11,7 @@
  */
 #include <lanes.h>
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,11 +404,18 @@ static void memory(lanes_req *req)
         p[i] = (char)i;   /* touch every page, so RSS really grows */
     double peak = rss_mb();
     free(p);
+    /* lab A: ?trim=1 hands the freed arena memory back to the kernel
+     * (malloc_trim), to measure what glibc keeps otherwise. */
+    long long trim = lanes_query_int(req, "trim", 0);
+    if (trim)
+        malloc_trim(0);
     double after = rss_mb();
     lanes_jw w;
     begin(req, &w, start);
     lanes_jw_key(&w, "mb");
     lanes_jw_int(&w, mb);
+    lanes_jw_key(&w, "trimmed");
+    lanes_jw_int(&w, trim ? 1 : 0);
     lanes_jw_key(&w, "rss_mb_before");
     lanes_jw_double(&w, before);
     lanes_jw_key(&w, "rss_mb_peak");
@@ -456,12 +464,12 @@ static const route routes[] = {
     { "GET", "/cycle_sleep", cycle_sleep, LANES_LOOP, "n:int,every:int", "seed 004: yields every 100,000" },
     { "GET", "/thread", cycle_offload, LANES_LOOP, "n:int", "seed 004: offloaded to the pool" },
     { "GET", "/cycle/thread", cycle, LANES_THREAD, "n:int", "the /cycle body in the THREAD lane" },
-    { "GET", "/memory", memory, LANES_THREAD, "mb:int", "allocates, touches and frees mb MB" },
+    { "GET", "/memory", memory, LANES_THREAD, "mb:int,trim:int", "allocates, touches and frees mb MB (trim=1: then malloc_trim)" },
     { "GET", "/background", background, LANES_LOOP, "n:int", "seed 004: queues the sum as a background task" },
     { "GET", "/cycle/process", cycle, LANES_PROCESS, "n:int", "the /cycle body in a helper process" },
     { "GET", "/fib/{n:int}/process", fib, LANES_PROCESS, NULL, "recursive Fibonacci in a helper process" },
     { "GET", "/crash/process", crash, LANES_PROCESS, NULL, "a NULL dereference: kills its helper, answers 500" },
-    { "GET", "/memory/process", memory, LANES_PROCESS, "mb:int", "/memory in a helper process" },
+    { "GET", "/memory/process", memory, LANES_PROCESS, "mb:int,trim:int", "/memory in a helper process" },
     { "GET", "/cycle/job", cycle, LANES_JOB, "n:int", "the /cycle body as a durable job: 202, then GET /jobs/{id}" },
     { "GET", "/fib/{n:int}/job", fib, LANES_JOB, NULL, "recursive Fibonacci as a durable job" },
     { "GET", "/sleep/job", wait_sync, LANES_JOB, "s:double", "a job that sleeps s seconds (tests, demos)" },

@@ -14,7 +14,7 @@ Run with Debian's interpreter (python3-fastapi 0.92, python3-uvicorn 0.17):
 Environment: LAB_PROCS (helper processes, default CPU count), LAB_PROC_MAX_TASKS
 (recycle a helper after N tasks, default never), LAB_JOB_RUNNERS (default 2),
 LAB_SEED_MIDDLEWARE=1 (the seed's @app.middleware("http") instead of the plain
-ASGI one).
+ASGI one), LAB_NO_WARM=1 (no helper processes started at start-up).
 
 It must never listen anywhere the lab did not ask for, nor run work that is not
 bounded by the request's own parameters.
@@ -242,9 +242,27 @@ def cycle_thread(n: int = N):
 
 
 @app.get("/memory")
-def memory(mb: int = Query(100, ge=0, le=4096)):
+def memory(mb: int = Query(100, ge=0, le=4096), trim: int = 0):
     start = time.time()
-    return answer(start, **work.memory(mb))
+    return answer(start, **work.memory(mb, trim=bool(trim)))
+
+
+# ---- lab A: seed 000's two ways of offloading from async def ---------------------
+
+@app.get("/memory/threadpool")
+async def memory_threadpool(mb: int = Query(100, ge=0, le=4096)):
+    """Seed 000's /run_in_threadpool_memory: Starlette's thread pool."""
+    start = time.time()
+    return answer(start, **await run_in_threadpool(work.memory, mb))
+
+
+@app.get("/memory/executor")
+async def memory_executor(mb: int = Query(100, ge=0, le=4096)):
+    """Seed 000's run_in_executor variant: the loop's default executor."""
+    start = time.time()
+    loop = asyncio.get_running_loop()
+    return answer(start, **await loop.run_in_executor(None, work.memory, mb))
+# ---- end lab A -------------------------------------------------------------------
 
 
 @app.get("/background")
@@ -302,6 +320,8 @@ async def in_process(fn, *args):
 async def warm_pool():
     """Start the helpers now, as lanes does at startup, so the first batch
     does not pay for interpreter start-ups."""
+    if os.environ.get("LAB_NO_WARM") == "1":     # lab A: runs that use no helper
+        return
     p = pool()
     loop = asyncio.get_running_loop()
     procs = p._max_workers

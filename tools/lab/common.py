@@ -20,7 +20,8 @@ PROFILES = {
                           "models": [["sequential", 1, 0.8], ["c=100", 100, 1.0],
                                      ["c=1000", 1000, 1.5]]},
         "cpu-bound": {"target_ms": 80, "n": 20, "c": 20},
-        "memory": {"mb": 20, "n": 24, "c": 3, "recycle": 5, "max_requests": 8},
+        # seed 000: artillery quick --count 8 --num 2 (16 calls, 8 at a time), 4 rounds
+        "memory": {"mb": 20, "n": 16, "c": 8, "rounds": 3, "recycle": 5, "max_requests": 8},
         "workers": {"workers": 2, "spread_n": 40, "s": 0.2, "n": 10, "c": 10,
                     "seed4_s": 0.3, "seed4_workers": 4},
     },
@@ -34,7 +35,8 @@ PROFILES = {
         # 10 x 80 ms keeps a LOOP run (800 ms) well over the probe's 250 ms stall
         # bound even when the probe lands late in the batch (40 ms once gave 180 ms)
         "cpu-bound": {"target_ms": 80, "n": 10, "c": 10},
-        "memory": {"mb": 20, "n": 9, "c": 3, "recycle": 3, "max_requests": 4},
+        "memory": {"mb": 20, "n": 16, "c": 8, "rounds": 2, "recycle": 3, "max_requests": 8,
+                   "variants": ["thread", "mmap", "process", "worker-recycle"]},
         "workers": {"workers": 2, "spread_n": 20, "s": 0.1, "n": 6, "c": 6,
                     "seed4_s": 0.3, "seed4_workers": 4},
     },

@@ -29,16 +29,19 @@ PROFILES = {
         # s must exceed the probe's 250 ms stall bound: a shorter blocking
         # sleep can only be seen when requests queue behind each other
         "blocking": {"s": 0.3, "n": 3, "c": 3},
-        "sync-vs-async": {"scale": 0.04, "n": 10, "c": 10},
+        # the FastAPI-only checks of bunched answers (strace, --loop asyncio, the
+        # seed's middleware) cost three uvicorn starts: full profile only
+        "sync-vs-async": {"scale": 0.04, "n": 10, "c": 10, "fastapi_checks": False},
         "client-models": {"s": 0.05, "hog_ms": 200,
                           "models": [["sequential", 1, 0.4], ["c=100", 100, 0.5]]},
         # 10 x 80 ms keeps a LOOP run (800 ms) well over the probe's 250 ms stall
         # bound even when the probe lands late in the batch (40 ms once gave 180 ms)
         "cpu-bound": {"target_ms": 80, "n": 10, "c": 10},
         "memory": {"mb": 20, "n": 16, "c": 8, "rounds": 2, "recycle": 3, "max_requests": 8,
-                   "variants": ["thread", "mmap", "process", "worker-recycle"]},
+                   "variants": ["thread", "mmap", "worker-recycle"]},
+        # seed 002 §4 on FastAPI (four spawned uvicorn workers) in the full profile only
         "workers": {"workers": 2, "spread_n": 20, "s": 0.1, "n": 6, "c": 6,
-                    "seed4_s": 0.3, "seed4_workers": 4},
+                    "seed4_s": 0.3, "seed4_workers": 4, "seed4_fastapi": False},
     },
 }
 

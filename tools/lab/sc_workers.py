@@ -131,8 +131,9 @@ def run(lab, p):
         lab, srv, "/delay/block", s4, w4, w4, method="POST"), workers=w4)}
     four["fastapi"] = with_server(lab, "fastapi", lambda srv: blocking(
         lab, srv, "/delay/block", s4, w4, w4, method="POST"), workers=w4,
-        env={"LAB_PROCS": "1"}, uvicorn_workers=True) if lab.has("fastapi") else \
-        (None, lab.missing("fastapi"))
+        env={"LAB_PROCS": "1"}, uvicorn_workers=True) if lab.has("fastapi") and \
+        p.get("seed4_fastapi", True) else (None, lab.missing("fastapi") or
+                                          "skipped in the quick profile (runs in the full one)")
 
     rows = build_rows(p, one, many, shared, four)
     sc = scenario(

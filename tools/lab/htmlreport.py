@@ -37,7 +37,8 @@ td.na{background:#f8f9fa;color:#868e96} .ans{font-weight:700;font-size:13px}
 .seedv{font-weight:600;color:#1864ab;white-space:nowrap} figure{margin:0}
 .choices li{font-size:12.5px}
 @media print{body{max-width:none;padding:0;font-size:11px} nav{display:none}
- table{font-size:9.5px} td.v{font-size:9.5px} th,td{padding:2px 3px} .cause{font-size:9px}
+ table{font-size:9.5px} td.v{font-size:9.5px} th,td{padding:2px 3px;overflow-wrap:anywhere}
+ .cause{font-size:9px}
  section{break-inside:auto} table,.charts svg,.shows{break-inside:avoid}
  h2{break-after:avoid} th.lanes,th.fastapi,th{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """
@@ -406,12 +407,18 @@ def charts_rps(sc):
 
 
 def charts_cpu(sc):
-    groups = [(r["case"], {s: r.get(s, {}).get("done_s") for s in SIDES},
-               None) for r in sc["rows"]]
+    cores = sc.get("params", {}).get("cores") or 2
+    groups = []
+    for r in sc["rows"]:
+        # the black tick: all cores busy, the fastest the work can be done
+        serial = [r[s]["serial_s"] for s in SIDES if r.get(s, {}).get("serial_s")]
+        groups.append((r["case"], {s: r.get(s, {}).get("done_s") for s in SIDES},
+                       min(serial) / cores if serial else None))
     one = svg.hbars("Time until the work of %d requests was done (s)" % sc["params"]["n_requests"],
                     groups, [("lanes", "lanes-demo", svg.LANES), ("fastapi", "FastAPI",
                                                                   svg.FASTAPI)], unit="s",
-                    width=580, x_title="seconds until the work ended")
+                    width=580, x_title="seconds until the work ended",
+                    marker_label="all %d cores busy" % cores)
     groups = [(r["case"], {s: r.get(s, {}).get("probe_max_ms") for s in SIDES}, None)
               for r in sc["rows"]]
     two = svg.hbars("Longest wait of GET / meanwhile", groups,

@@ -18,8 +18,10 @@ END = "<!-- end of findings -->"
 
 # Every measurement the five seeds report: (seed, what the seed measured, the
 # seed's own number, scenario, regex on the case that measures it — or None
-# and why it cannot run here). Cases of scenarios owned by part B are listed
-# by name; their numbers come in from the run like every other.
+# and why it cannot run here). Cases of scenarios owned by part B (client-models,
+# cpu-bound) are listed by name and filled only from rows that carry the seed's
+# number (row["seed_value"]); until then the line is a marked placeholder.
+PART_B = ("client-models", "cpu-bound")
 SEED_MEASUREMENTS = [
     ("000", "`async def` + blocking call blocks the API; `def` / run_in_threadpool do not",
      "(no numbers)", "blocking", r"^GET /(blockwait|wait)|^POST /delay/threadpool"),
@@ -52,6 +54,8 @@ SEED_MEASUREMENTS = [
      r"fib"),
     ("003", "gunicorn -w 2 with the CPU hog", "19.0-1275 req/s", "client-models",
      r"workers|-w 2"),
+    ("003", "gunicorn -w 2 for CPU-bound work", "(the seed ran -w 2 with the CPU hog)",
+     "cpu-bound", r"gunicorn|workers|-w 2"),
     ("004", "20 requests at once: /thread, /generator, /cycle, /cycle_sleep, /background",
      "22.0 / 11.3 / 9.0 / 13.5 / 0.47 s", "cpu-bound",
      r"^GET /(thread|generator|cycle|cycle_sleep|background)$"),
@@ -121,9 +125,13 @@ def seeds_md(res):
             continue
         sc = scs.get(name)
         rows = [r for r in (sc or {}).get("rows", []) if re.search(pat, r["case"])]
+        if name in PART_B:
+            rows = [r for r in rows if r.get("seed_value")]
         if not rows:
-            out.append("| %s | %s | %s | `%s` | *placeholder: not in this run (part B's case; "
-                       "filled when merged)* | |" % (seed, esc(what), esc(num), name))
+            out.append("| %s | %s | %s | `%s` | *placeholder: %s* | |" % (
+                seed, esc(what), esc(num), name,
+                "part B's case in `%s`; its numbers are filled when merged" % name
+                if name in PART_B else "not in this run"))
             continue
         for k, r in enumerate(rows):
             lv = r.get("lanes", {})

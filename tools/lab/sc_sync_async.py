@@ -334,7 +334,8 @@ def grid(rows):
                 continue
             blocks = m["pattern"] == "sequential"
             out.append(grid_cell(way, side, "blocks_loop", blocks,
-                                 "%d requests: %d handlers at once, last answer %.2f s" % (
+                                 "%d requests at once; most handlers running together: %d; "
+                                 "last answer %.2f s" % (
                                      m["n"], m["in_flight"], m["last_end_s"] or 0),
                                  "sync-vs-async-setup-%s-%s" % (r["setup"], side)))
     return out

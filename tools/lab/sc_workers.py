@@ -18,7 +18,7 @@ import json
 import threading
 import time
 
-from common import SIDES, grid_cell, scenario, seed_word, with_server
+from common import SIDES, check_bound, grid_cell, scenario, seed_word, with_server
 from labcore import HOST, Burst
 
 PROBE_EVERY_S = 0.02
@@ -168,9 +168,11 @@ def build_rows(p, one, many, shared, four):
         share = counts[-1] / float(sum(counts)) if len(counts) == nw else 0.0
         row[side] = {"workers_seen": len(counts), "per_worker": "/".join(map(str, counts)),
                      "pids": {str(k): v for k, v in res["spread"].items()},
-                     "verdict": ("all %d workers served (smallest share %.0f%%)"
-                                 % (nw, 100 * share)) if len(counts) == nw else
-                     "only %d of %d workers served" % (len(counts), nw)}
+                     "verdict": ("all %d workers served (smallest share %.0f%%) (%s)"
+                                 % (nw, 100 * share, seed_word(True))) if len(counts) == nw else
+                     "only %d of %d workers served (%s)" % (len(counts), nw, seed_word(False))}
+        if len(counts) < nw:
+            row[side]["cause"] = "the pids in the answers: %s" % row[side]["per_worker"]
     rows.append(row)
 
     for label, data, w, kind in (("/blockwait, 1 worker", one, 1, "one"),
@@ -185,10 +187,17 @@ def build_rows(p, one, many, shared, four):
                 continue
             m = dict(res["blocking"] if w > 1 else res)
             m["pct_limit"] = 100.0 * m["rps"] / m["limit_rps"] if m["rps"] else 0.0
+            one_at_a_time = all(m["each_sequential"].values())
             m["verdict"] = "%.0f%% of %g/s; %d pids answered (busiest served %d of %d); " \
-                           "probe %s" % (m["pct_limit"], m["limit_rps"], m["pids_seen"],
-                                         m["busiest"], m["n"], "stalled" if m["blocks"]
-                                         else "free")
+                           "probe %s (%s)" % (m["pct_limit"], m["limit_rps"], m["pids_seen"],
+                                              m["busiest"], m["n"], "stalled" if m["blocks"]
+                                              else "free", seed_word(one_at_a_time))
+            if w > 1 and m["pids_seen"] == w and m["busiest"] > -(-m["n"] // w) + 1:
+                m["cause"] = ("uneven: one worker served %d of the %d (per worker %s)%s" % (
+                    m["busiest"], m["n"], m["per_worker"],
+                    "; each worker has its own SO_REUSEPORT socket and the kernel picks one per "
+                    "connection by a hash, busy or not" if side == "lanes" and kind == "many"
+                    else ""))
             if w > 1 and m["pids_seen"] < w:
                 m["cause"] = ("one worker took %d of the %d connections%s; the other sat idle "
                               "while they waited" % (
@@ -198,6 +207,9 @@ def build_rows(p, one, many, shared, four):
                                   if kind == "shared" else ""))
             m["value"] = "%.2f s for %d, per worker %s" % (m["batch_s"] or 0, m["n"],
                                                            m["per_worker"])
+            flag = check_bound(m["rps"], m["limit_rps"], "req/s", "req/s limit")
+            if flag:
+                m["flag"] = flag
             row[side] = m
         rows.append(row)
 
@@ -217,13 +229,18 @@ def build_rows(p, one, many, shared, four):
             m["pids_seen"], w4, m["per_worker"], m["batch_s"] or 0, seed_word(same))
         m["value"] = "%d pids, %.2f s for %d x %g s" % (m["pids_seen"], m["batch_s"] or 0, w4,
                                                          m["sleep_s"])
+        flag = check_bound(m["rps"], m["limit_rps"], "req/s", "req/s limit")
+        if flag:
+            m["flag"] = flag
         if not same:
-            m["cause"] = ("the connections did not land one per worker: %s; a request that "
-                          "lands on a busy worker waits for its sleep" % (
-                              "the kernel hashes each connection to one SO_REUSEPORT socket, "
-                              "busy or not" if side == "lanes" else
-                              "uvicorn's workers share one socket and an awake worker accepts "
-                              "every connection waiting"))
+            m["cause"] = ("the pids say the %d connections landed on %d worker%s (%s): %s; a "
+                          "request on a busy worker waits for its sleep" % (
+                              w4, m["pids_seen"], "" if m["pids_seen"] == 1 else "s",
+                              m["per_worker"],
+                              "each worker has its own SO_REUSEPORT socket and the kernel picks "
+                              "one per connection by a hash, busy or not" if side == "lanes" else
+                              "uvicorn's workers share one listening socket, and the worker "
+                              "that was awake accepted the waiting connections"))
         row[side] = m
     rows.append(row)
     return rows
@@ -285,7 +302,7 @@ def shows_text(rows, nw):
     for side, name in (("lanes", "lanes"), ("fastapi", "FastAPI")):
         m = f.get(side, {})
         if "pids_seen" in m:
-            bits.append("%s: %d worker pids answered (per worker %s, %.2f s)" % (name, m["pids_seen"], m["per_worker"],
+            bits.append("%s: %d worker pid(s) answered (per worker %s, %.2f s)" % (name, m["pids_seen"], m["per_worker"],
                                                      m["batch_s"] or 0))
     if bits:
         text += ("Seed 002 §4 (four workers, four blocking requests): %s — workers complement "

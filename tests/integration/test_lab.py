@@ -185,7 +185,7 @@ class QuickLab(unittest.TestCase):
                 continue
             self.assertGreater(m["peak_mb"], m["idle_mb"] + 0.5 * mb, r["case"])
             self.assertTrue(m["rss_series"], r["case"])
-            self.assertRegex(m["verdict"], r"^(comes back|kept)")
+            self.assertRegex(m["verdict"], r"^(comes back|kept|\d+ of \d+ processes replaced)")
             # A replaced process is named, never folded into a negative delta.
             if m["replaced"]:
                 self.assertIn("replaced (pid changed)", m["verdict"])
@@ -209,6 +209,10 @@ class QuickLab(unittest.TestCase):
         for name in SCENARIOS:
             self.assertIn('<section id="%s">' % name, page)
         self.assertGreaterEqual(page.count("<svg"), len(SCENARIOS))
+        # No chart mixes more than four series.
+        counts = [int(x) for x in re.findall(r'<svg [^>]*data-series="(\d+)"', page)]
+        self.assertEqual(len(counts), page.count("<svg"))
+        self.assertLessEqual(max(counts), 4)
 
     def test_report_in_chromium(self):
         if shutil.which("node") is None or not os.path.exists("/usr/bin/chromium"):
@@ -334,9 +338,10 @@ class RecordedRuns(unittest.TestCase):
         self.assertIn("seed: one after the other", page)
         self.assertIn('class="busy"', page)
         self.assertIn("ThreadPoolExecutor(max_workers=40)", page)
-        # Every chart: axis titles, at most four series in its legend.
+        # Every chart: axis titles, at most four series.
         for svg_ in re.findall(r"<svg.*?</svg>", page, re.S):
             self.assertIn("time since", svg_)
+            self.assertLessEqual(int(re.search(r'data-series="(\d+)"', svg_).group(1)), 4)
         text = textreport.render(sc, 2, width=120) + textreport.summary([sc])
         self.assertIn("[!! suspect: speed-up 2.30 > 2 cores]", text)
         self.assertIn("cause — setup 2: /e2/p2, FastAPI", text)

@@ -79,9 +79,11 @@ def meta_line(lab, results):
     fa = lab.get("fastapi", {})
     v = fa.get("versions", {})
     if fa.get("installed"):
-        fa_text = "FastAPI %s, uvicorn %s, gunicorn %s, Python %s%s" % (
-            v.get("fastapi"), v.get("uvicorn"), v.get("gunicorn") or "missing", v.get("python"),
-            "" if v.get("uvloop") else " (asyncio + h11: no uvloop/httptools)")
+        fa_text = "FastAPI %s, uvicorn %s%s, gunicorn %s, Python %s" % (
+            v.get("fastapi"), v.get("uvicorn"),
+            " with uvloop %s and httptools %s" % (v.get("uvloop"), v.get("httptools"))
+            if v.get("uvloop") else " on asyncio + h11 (no uvloop/httptools)",
+            v.get("gunicorn") or "missing", v.get("python"))
     else:
         fa_text = "FastAPI: %s" % fa.get("why", "not installed")
     m = lab.get("machine", {})

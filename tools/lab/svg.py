@@ -22,10 +22,12 @@ def esc(s):
     return html.escape(str(s), quote=True)
 
 
-def _svg(w, h, body, label):
+def _svg(w, h, body, label, series=0):
+    """series: how many data series the chart draws (data-series, which the
+    tests hold to at most four)."""
     return ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
-            'role="img" aria-label="%s" font-family="sans-serif" font-size="11">%s</svg>'
-            % (w, h, w, h, esc(label), "".join(body)))
+            'role="img" aria-label="%s" font-family="sans-serif" font-size="11" '
+            'data-series="%d">%s</svg>' % (w, h, w, h, esc(label), series, "".join(body)))
 
 
 def _text(x, y, s, anchor="start", size=11, color=INK, weight="normal"):
@@ -146,7 +148,7 @@ def hbars(title, groups, series, unit="", log=False, width=760, marker_label=Non
                     'stroke-dasharray="4 3"/>' % (x, top, x, axis_y - 24, "#c92a2a"))
         if vline_label:
             body.append(_text(x + 3, axis_y - 26, vline_label, size=9, color="#c92a2a"))
-    return _svg(width, h, body, title)
+    return _svg(width, h, body, title, len(series))
 
 
 def _value(v, unit):
@@ -168,7 +170,6 @@ def lines(title, series, x_label="s", y_unit="", log_y=False, width=370, height=
     point instead of a line (probes: a stalled one stands out, not a slope).
     x_title/y_title: the axis titles with units; hrefs: more horizontal
     reference lines [(y, label)] besides hline."""
-    assert len(series) <= 4, "a chart shows at most four series: %s" % title
     leg, leg_rows = legend([(lab, col) for lab, col, _ in series], 46, 31, width)
     left, right, top, bottom = 46 + (14 if y_title else 0), 10, 38 + 14 * (leg_rows - 1), \
         26 + (13 if x_title else 0)
@@ -229,7 +230,7 @@ def lines(title, series, x_label="s", y_unit="", log_y=False, width=370, height=
         body.append('<path d="%s" fill="none" stroke="%s" stroke-width="1.5"/>' % (d, color))
     body.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s"/>'
                 % (left, height - bottom, width - right, height - bottom, MUTED))
-    return _svg(width, height, body, title)
+    return _svg(width, height, body, title, len(series))
 
 
 def gantt(title, rows, x_max, legend_items=(), width=370, row_h=5, refs=(),
@@ -284,4 +285,4 @@ def gantt(title, rows, x_max, legend_items=(), width=370, row_h=5, refs=(),
                     esc(y_title)))
     if not rows:
         body.append(_text(left, top + 12, "not run", color=MUTED))
-    return _svg(width, height, body, title)
+    return _svg(width, height, body, title, len({r[2] for r in rows}))

@@ -141,6 +141,15 @@ def _num(v):
 #   row[side]["flag"]      a self-check failed ("suspect: ...", "re-measured: ...")
 #   row[side]["cause"]     one line: the measured cause where this side differs
 #                          from the seed (or does something surprising)
+#   row[side]["value"]     short text with this side's number for the closing
+#                          "each seed measurement" table (else the verdict is used)
+#
+# Chart ids on the page (a grid cell's "anchor"; an unknown anchor falls back
+# to the scenario's section): blocking-probe-max, blocking-probe-<side>[-k];
+# sync-vs-async-setup-<n>-<side>; client-models-<condition>; cpu-bound-done,
+# cpu-bound-probe-max, cpu-bound-probe-<side>[-k]; memory-<variant>;
+# workers-rps, workers-spread, workers-seed4-<side>. A chart function in
+# htmlreport may return (id, svg) to name its own.
 #
 # The opening grid: sc["grid"] = [grid_cell(...), ...]. One row per way of
 # writing a handler, one column per question x server. "way" should be one of

@@ -358,10 +358,11 @@ def shows_text(rows, variants, sleep, n):
     fb = get("2", "/e2/p2", "fastapi")
     if fb.get("lag_ms") and fb["lag_ms"] > max(50.0, 500.0 * sleep["/e2/p2"]):
         cause = batching_cause(variants)
-        text += ("FastAPI's answers to setup 2 arrived together at %.2f s although its handlers "
-                 "ran one after another (held up to %.0f ms after they ended)%s. A client that "
-                 "only looks at the answers' times sees 'all at once' — the handlers tell the "
-                 "truth. " % (fb["last_end_s"], fb["lag_ms"], ": " + cause if cause else ""))
+        text += ("%d of FastAPI's %d answers to setup 2 arrived together at %.2f s although its "
+                 "handlers ran one after another (held up to %.0f ms after they ended)%s. A "
+                 "client that only looks at the answers' times sees 'all at once' — the handlers "
+                 "tell the truth. " % (fb.get("together", 0), fb.get("n", 0), fb["last_end_s"],
+                                      fb["lag_ms"], ": " + cause if cause else ""))
     for side, name in (("lanes", "lanes"), ("fastapi", "FastAPI")):
         p1 = get("5", "/e1/p1", side)
         if p1.get("start_delay_ms") is not None:

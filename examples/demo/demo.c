@@ -384,7 +384,7 @@ static double rss_mb(void)
     return (double)rss * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
 }
 
-static void memory(lanes_req *req)
+static void memory_impl(lanes_req *req, int trim)
 {
     double start = lanes_time();
     long long mb = lanes_query_int(req, "mb", 100);
@@ -404,9 +404,8 @@ static void memory(lanes_req *req)
         p[i] = (char)i;   /* touch every page, so RSS really grows */
     double peak = rss_mb();
     free(p);
-    /* lab A: ?trim=1 hands the freed arena memory back to the kernel
-     * (malloc_trim), to measure what glibc keeps otherwise. */
-    long long trim = lanes_query_int(req, "trim", 0);
+    /* /memory/trim: hand the freed heap memory back to the kernel
+     * (malloc_trim), to measure what glibc keeps otherwise (lanes-lab). */
     if (trim)
         malloc_trim(0);
     double after = rss_mb();
@@ -423,6 +422,16 @@ static void memory(lanes_req *req)
     lanes_jw_key(&w, "rss_mb_after");
     lanes_jw_double(&w, after);
     done(req, &w);
+}
+
+static void memory(lanes_req *req)
+{
+    memory_impl(req, 0);
+}
+
+static void memory_trim(lanes_req *req)
+{
+    memory_impl(req, 1);
 }
 
 /* ---- PROCESS lane: a crash costs one request ---------------------------------- */
@@ -464,12 +473,13 @@ static const route routes[] = {
     { "GET", "/cycle_sleep", cycle_sleep, LANES_LOOP, "n:int,every:int", "seed 004: yields every 100,000" },
     { "GET", "/thread", cycle_offload, LANES_LOOP, "n:int", "seed 004: offloaded to the pool" },
     { "GET", "/cycle/thread", cycle, LANES_THREAD, "n:int", "the /cycle body in the THREAD lane" },
-    { "GET", "/memory", memory, LANES_THREAD, "mb:int,trim:int", "allocates, touches and frees mb MB (trim=1: then malloc_trim)" },
+    { "GET", "/memory", memory, LANES_THREAD, "mb:int", "allocates, touches and frees mb MB" },
+    { "GET", "/memory/trim", memory_trim, LANES_THREAD, "mb:int", "/memory, then malloc_trim(0)" },
     { "GET", "/background", background, LANES_LOOP, "n:int", "seed 004: queues the sum as a background task" },
     { "GET", "/cycle/process", cycle, LANES_PROCESS, "n:int", "the /cycle body in a helper process" },
     { "GET", "/fib/{n:int}/process", fib, LANES_PROCESS, NULL, "recursive Fibonacci in a helper process" },
     { "GET", "/crash/process", crash, LANES_PROCESS, NULL, "a NULL dereference: kills its helper, answers 500" },
-    { "GET", "/memory/process", memory, LANES_PROCESS, "mb:int,trim:int", "/memory in a helper process" },
+    { "GET", "/memory/process", memory, LANES_PROCESS, "mb:int", "/memory in a helper process" },
     { "GET", "/cycle/job", cycle, LANES_JOB, "n:int", "the /cycle body as a durable job: 202, then GET /jobs/{id}" },
     { "GET", "/fib/{n:int}/job", fib, LANES_JOB, NULL, "recursive Fibonacci as a durable job" },
     { "GET", "/sleep/job", wait_sync, LANES_JOB, "s:double", "a job that sleeps s seconds (tests, demos)" },

@@ -242,12 +242,19 @@ def cycle_thread(n: int = N):
 
 
 @app.get("/memory")
-def memory(mb: int = Query(100, ge=0, le=4096), trim: int = 0):
+def memory(mb: int = Query(100, ge=0, le=4096)):
     start = time.time()
-    return answer(start, **work.memory(mb, trim=bool(trim)))
+    return answer(start, **work.memory(mb))
 
 
-# ---- lab A: seed 000's two ways of offloading from async def ---------------------
+# ---- lab A: malloc_trim, and seed 000's two ways of offloading from async def ----
+
+@app.get("/memory/trim")
+def memory_trim(mb: int = Query(100, ge=0, le=4096)):
+    """/memory, then glibc's malloc_trim(0) (as lanes-demo's /memory/trim)."""
+    start = time.time()
+    return answer(start, **work.memory(mb, trim=True))
+
 
 @app.get("/memory/threadpool")
 async def memory_threadpool(mb: int = Query(100, ge=0, le=4096)):

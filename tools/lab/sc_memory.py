@@ -54,7 +54,7 @@ def variants(p, workers):
         ("arena", "thread pool, MALLOC_ARENA_MAX=2", "/memory",
          {"lanes": ("THREAD, MALLOC_ARENA_MAX=2", 1, [], {"MALLOC_ARENA_MAX": "2"}),
           "fastapi": ("def, MALLOC_ARENA_MAX=2", 1, [], dict(one, MALLOC_ARENA_MAX="2"))}),
-        ("trim", "thread pool, malloc_trim after each call", "/memory?trim=1",
+        ("trim", "thread pool, malloc_trim after each call", "/memory/trim",
          {"lanes": ("THREAD + malloc_trim(0)", 1, [], None),
           "fastapi": ("def + malloc_trim(0) (ctypes)", 1, [], one)}),
         ("mmap", "thread pool, MALLOC_MMAP_THRESHOLD_=1 MB", "/memory",

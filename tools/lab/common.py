@@ -42,7 +42,7 @@ PROFILES = {
         # bound even when the probe lands late in the batch (40 ms once gave 180 ms)
         "cpu-bound": {"target_ms": 80, "n": 10, "c": 10},
         "memory": {"mb": 20, "n": 16, "c": 8, "rounds": 2, "recycle": 3, "max_requests": 8,
-                   "variants": ["thread", "mmap", "worker-recycle"]},
+                   "variants": ["thread", "worker-recycle"]},
         # seed 002 §4 on FastAPI (four spawned uvicorn workers) in the full profile only
         "workers": {"workers": 2, "spread_n": 20, "s": 0.1, "n": 6, "c": 6,
                     "seed4_s": 0.3, "seed4_workers": 4, "seed4_fastapi": False},

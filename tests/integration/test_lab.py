@@ -40,6 +40,7 @@ FIXTURES = os.path.join(HERE, "fixtures")
 sys.path.insert(0, os.path.join(SRC, "tools", "lab"))
 import common  # noqa: E402
 import htmlreport  # noqa: E402
+import sc_memory  # noqa: E402
 import sc_sync_async  # noqa: E402
 import textreport  # noqa: E402
 
@@ -314,6 +315,28 @@ class RecordedRuns(unittest.TestCase):
             old = rows[(r["setup"], r["endpoint"])]
             for side in ("lanes", "fastapi"):
                 self.assertEqual(r[side]["verdict"], old[side]["verdict"], r["case"])
+
+    def test_memory_verdicts_from_recorded_run(self):
+        # Recycled workers: new pids after the rounds. The verdict names the
+        # replacement and compares like with like, never a negative delta.
+        sc = self.load("lab_memory_run.json")["scenario"]
+        mb = sc["params"]["mb"]
+        rows = {r["variant"]: r for r in sc["rows"]}
+        for side in ("lanes", "fastapi"):
+            m = rows["worker-recycle"][side]
+            self.assertGreater(m["replaced"], 0)
+            v = sc_memory.verdict(m, mb)
+            self.assertIn("processes replaced (pid changed)", v)
+            self.assertRegex(v, r"all processes together \d+ MB after vs \d+ MB at idle")
+            # The thread pool kept memory and stacked round over round: as the seed.
+            t = rows["thread"][side]
+            self.assertTrue(sc_memory.verdict(t, mb).startswith("kept +"))
+            self.assertIn("as the seed", t["verdict"])
+            # A fixed mmap threshold gave it back.
+            self.assertTrue(sc_memory.verdict(rows["mmap"][side], mb).startswith("comes back"))
+        text = sc_memory.shows_text(sc["rows"], mb)
+        self.assertIn("a fixed 1 MB mmap threshold gave it back", text)
+        self.assertNotIn("recycling bounds it", text.split("FastAPI, recycled workers")[1])
 
     def test_check_bound(self):
         self.assertIsNone(common.check_bound(2.05, 2, "speed-up"))

@@ -34,7 +34,8 @@ table.grid td{text-align:center;min-width:92px} table.grid td.way{text-align:lef
 table.grid a{color:inherit;text-decoration:none;display:block} table.grid small{display:block;
  font-size:10.5px;color:#343a40;font-weight:normal} td.good{background:#d3f9d8} td.badc{background:#ffe3e3}
 td.na{background:#f8f9fa;color:#868e96} .ans{font-weight:700;font-size:13px}
-.seedv{font-weight:600;color:#1864ab;white-space:nowrap} figure{margin:0}
+.seedv{font-weight:600;color:#1864ab;white-space:nowrap}
+.seednum{font-weight:600;color:#1864ab;max-width:220px} figure{margin:0}
 .choices li{font-size:12.5px}
 @media print{body{max-width:none;padding:0;font-size:11px} nav{display:none}
  table{font-size:9.5px} td.v{font-size:9.5px} th,td{padding:2px 3px;overflow-wrap:anywhere}
@@ -171,21 +172,30 @@ def twin_choices(results):
 
 def seed_index(scs):
     """The closing note: each seed measurement -> its case -> the seed's number
-    -> both stacks' numbers."""
+    -> both stacks' numbers (labdoc.SEED_MEASUREMENTS, the list LAB.md uses)."""
+    import labdoc
     rows = []
-    for sc in scs:
-        for r in sc.get("rows", []):
-            if not r.get("seed_value"):
-                continue
-            rows.append("<tr><td>%s</td><td><a href=\"#%s\">%s</a>: %s</td><td class=seedv>%s</td>"
-                        "<td class=v>%s</td><td class=v>%s</td></tr>" % (
-                            esc(", ".join(sc.get("seeds", []))), esc(sc["name"]),
-                            esc(sc["name"]), esc(r["case"]), esc(r["seed_value"]),
+    for seed, what, num, name, found in labdoc.seed_cases({sc["name"]: sc for sc in scs}):
+        if name is None:
+            rows.append("<tr><td>%s</td><td>%s</td><td class=seednum>%s</td><td colspan=3>%s"
+                        "</td></tr>" % (esc(seed), esc(what), esc(num), esc(found)))
+            continue
+        if not found:
+            rows.append("<tr><td>%s</td><td>%s</td><td class=seednum>%s</td><td colspan=3>"
+                        "<i>not in this run (scenario %s%s)</i></td></tr>" % (
+                            esc(seed), esc(what), esc(num), esc(name),
+                            ": part B's case" if name in labdoc.PART_B else ""))
+            continue
+        for k, r in enumerate(found):
+            rows.append("<tr><td>%s</td><td>%s</td><td class=seednum>%s</td>"
+                        "<td><a href=\"#%s\">%s</a>: %s</td><td class=v>%s</td>"
+                        "<td class=v>%s</td></tr>" % (
+                            esc(seed) if k == 0 else "", esc(what) if k == 0 else "",
+                            esc(r.get("seed_value") or (num if k == 0 else "")),
+                            esc(name), esc(name), esc(r["case"]),
                             side_value(r.get("lanes", {})), side_value(r.get("fastapi", {}))))
-    if not rows:
-        return ""
     return ("<h2 id=\"seeds\">Each seed measurement, and what this run got</h2>"
-            "<table><tr><th>seed</th><th>case</th><th>seed's number</th>"
+            "<table><tr><th>seed</th><th>measurement</th><th>seed's number</th><th>case</th>"
             "<th class=\"lanes\">lanes-demo</th><th class=\"fastapi\">FastAPI</th></tr>%s"
             "</table>" % "".join(rows))
 

@@ -115,6 +115,23 @@ def scenario_md(sc):
     return out
 
 
+def seed_cases(scenarios):
+    """[(seed, what, seed's number, scenario name or None, [rows] or why)] for
+    every measurement of SEED_MEASUREMENTS against a run's scenarios (a dict
+    name -> scenario). Part B's scenarios count only rows with seed_value."""
+    out = []
+    for seed, what, num, name, pat in SEED_MEASUREMENTS:
+        if name is None:
+            out.append((seed, what, num, None, pat))
+            continue
+        rows = [r for r in (scenarios.get(name) or {}).get("rows", [])
+                if re.search(pat, r["case"])]
+        if name in PART_B:
+            rows = [r for r in rows if r.get("seed_value")]
+        out.append((seed, what, num, name, rows))
+    return out
+
+
 def seeds_md(res):
     scs = res["scenarios"]
     out = ["| seed | measurement | seed's number | case in this run | lanes-demo | FastAPI |",

@@ -227,7 +227,7 @@ def build_rows(p, one, many, shared, four):
         same = m["pids_seen"] == w4
         m["verdict"] = "%d of %d pids answered, per worker %s, %.2f s (%s)" % (
             m["pids_seen"], w4, m["per_worker"], m["batch_s"] or 0, seed_word(same))
-        m["value"] = "%d pids, %.2f s for %d x %g s" % (m["pids_seen"], m["batch_s"] or 0, w4,
+        m["value"] = "%d pid(s), %.2f s for %d x %g s" % (m["pids_seen"], m["batch_s"] or 0, w4,
                                                          m["sleep_s"])
         flag = check_bound(m["rps"], m["limit_rps"], "req/s", "req/s limit")
         if flag:

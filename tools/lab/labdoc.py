@@ -133,29 +133,24 @@ def seed_cases(scenarios):
 
 
 def seeds_md(res):
-    scs = res["scenarios"]
     out = ["| seed | measurement | seed's number | case in this run | lanes-demo | FastAPI |",
            "|---|---|---|---|---|---|"]
-    for seed, what, num, name, pat in SEED_MEASUREMENTS:
+    for seed, what, num, name, found in seed_cases(res["scenarios"]):
         if name is None:
-            out.append("| %s | %s | %s | — | %s | |" % (seed, esc(what), esc(num), esc(pat)))
+            out.append("| %s | %s | %s | — | %s | |" % (seed, esc(what), esc(num), esc(found)))
             continue
-        sc = scs.get(name)
-        rows = [r for r in (sc or {}).get("rows", []) if re.search(pat, r["case"])]
-        if name in PART_B:
-            rows = [r for r in rows if r.get("seed_value")]
-        if not rows:
+        if not found:
             out.append("| %s | %s | %s | `%s` | *placeholder: %s* | |" % (
                 seed, esc(what), esc(num), name,
                 "part B's case in `%s`; its numbers are filled when merged" % name
                 if name in PART_B else "not in this run"))
             continue
-        for k, r in enumerate(rows):
+        for k, r in enumerate(found):
             lv = r.get("lanes", {})
             fv = r.get("fastapi", {})
             out.append("| %s | %s | %s | `%s`: %s | %s | %s |" % (
                 seed if k == 0 else "", esc(what) if k == 0 else "",
-                esc(r.get("seed_value") or num) if k == 0 or r.get("seed_value") else "",
+                esc(r.get("seed_value") or (num if k == 0 else "")),
                 name, esc(r["case"]), esc(lv.get("value") or verdict(lv)),
                 esc(fv.get("value") or verdict(fv))))
     return out

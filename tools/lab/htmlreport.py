@@ -388,8 +388,14 @@ def charts_gantt(sc):
                 refs.append((n * len(p2) * s, "%d x sleep" % (n * len(p2))))
         for side in SIDES:
             bars = gantt_bars(rows, side)
+            if not bars and any("n/a" in r.get(side, {}).get("verdict", "") for r in rows):
+                continue     # a FastAPI-only variant: no lanes chart
+            title = "setup %s — %s" % (setup, SIDE_LABEL[side])
+            if setup in ("2a", "2m"):
+                title = "setup 2 — FastAPI, %s" % ("uvicorn --loop asyncio" if setup == "2a"
+                                                   else "the seed's @app.middleware")
             out.append(("sync-vs-async-setup-%s-%s" % (setup, side),
-                        svg.gantt("setup %s — %s" % (setup, SIDE_LABEL[side]), bars, x_max,
+                        svg.gantt(title, bars, x_max,
                                   items, width=470, row_h=7 if len(bars) <= 20 else 5,
                                   refs=refs)))
     return out

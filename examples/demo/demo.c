@@ -11,6 +11,7 @@
  */
 #include <lanes.h>
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,7 +384,7 @@ static double rss_mb(void)
     return (double)rss * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
 }
 
-static void memory(lanes_req *req)
+static void memory_impl(lanes_req *req, int trim)
 {
     double start = lanes_time();
     long long mb = lanes_query_int(req, "mb", 100);
@@ -403,11 +404,17 @@ static void memory(lanes_req *req)
         p[i] = (char)i;   /* touch every page, so RSS really grows */
     double peak = rss_mb();
     free(p);
+    /* /memory/trim: hand the freed heap memory back to the kernel
+     * (malloc_trim), to measure what glibc keeps otherwise (lanes-lab). */
+    if (trim)
+        malloc_trim(0);
     double after = rss_mb();
     lanes_jw w;
     begin(req, &w, start);
     lanes_jw_key(&w, "mb");
     lanes_jw_int(&w, mb);
+    lanes_jw_key(&w, "trimmed");
+    lanes_jw_int(&w, trim ? 1 : 0);
     lanes_jw_key(&w, "rss_mb_before");
     lanes_jw_double(&w, before);
     lanes_jw_key(&w, "rss_mb_peak");
@@ -415,6 +422,16 @@ static void memory(lanes_req *req)
     lanes_jw_key(&w, "rss_mb_after");
     lanes_jw_double(&w, after);
     done(req, &w);
+}
+
+static void memory(lanes_req *req)
+{
+    memory_impl(req, 0);
+}
+
+static void memory_trim(lanes_req *req)
+{
+    memory_impl(req, 1);
 }
 
 /* ---- PROCESS lane: a crash costs one request ---------------------------------- */
@@ -457,6 +474,7 @@ static const route routes[] = {
     { "GET", "/thread", cycle_offload, LANES_LOOP, "n:int", "seed 004: offloaded to the pool" },
     { "GET", "/cycle/thread", cycle, LANES_THREAD, "n:int", "the /cycle body in the THREAD lane" },
     { "GET", "/memory", memory, LANES_THREAD, "mb:int", "allocates, touches and frees mb MB" },
+    { "GET", "/memory/trim", memory_trim, LANES_THREAD, "mb:int", "/memory, then malloc_trim(0)" },
     { "GET", "/background", background, LANES_LOOP, "n:int", "seed 004: queues the sum as a background task" },
     { "GET", "/cycle/process", cycle, LANES_PROCESS, "n:int", "the /cycle body in a helper process" },
     { "GET", "/fib/{n:int}/process", fib, LANES_PROCESS, NULL, "recursive Fibonacci in a helper process" },

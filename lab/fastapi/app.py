@@ -12,7 +12,9 @@ Run with Debian's interpreter (python3-fastapi 0.92, python3-uvicorn 0.17):
     /usr/bin/python3 -m gunicorn -k uvicorn.workers.UvicornWorker -w 2 \
         --chdir lab/fastapi -b 127.0.0.1:8001 app:app
 Environment: LAB_PROCS (helper processes, default CPU count), LAB_PROC_MAX_TASKS
-(recycle a helper after N tasks, default never), LAB_JOB_RUNNERS (default 2).
+(recycle a helper after N tasks, default never), LAB_JOB_RUNNERS (default 2),
+LAB_SEED_MIDDLEWARE=1 (the seed's @app.middleware("http") instead of the plain
+ASGI one), LAB_NO_WARM=1 (no helper processes started at start-up).
 
 It must never listen anywhere the lab did not ask for, nor run work that is not
 bounded by the request's own parameters.
@@ -61,7 +63,23 @@ class ProcessTime:
         await self.inner(scope, receive, timed_send)
 
 
-app.add_middleware(ProcessTime)
+# ---- lab A: the seed's own middleware, on request -------------------------------
+# LAB_SEED_MIDDLEWARE=1: X-Process-Time the way seed 003 wrote it,
+# @app.middleware("http") (Starlette's BaseHTTPMiddleware: call_next runs the
+# rest of the app in a task of its own), so the lab can check whether that
+# choice changes a result.
+if os.environ.get("LAB_SEED_MIDDLEWARE") == "1":
+    from fastapi import Request
+
+    @app.middleware("http")
+    async def add_process_time_header(request: Request, call_next):
+        start_time = time.time()
+        response = await call_next(request)
+        response.headers["X-Process-Time"] = str(time.time() - start_time)
+        return response
+else:
+    app.add_middleware(ProcessTime)
+# ---- end lab A -------------------------------------------------------------------
 
 
 def answer(start, **fields):
@@ -229,6 +247,31 @@ def memory(mb: int = Query(100, ge=0, le=4096)):
     return answer(start, **work.memory(mb))
 
 
+# ---- lab A: malloc_trim, and seed 000's two ways of offloading from async def ----
+
+@app.get("/memory/trim")
+def memory_trim(mb: int = Query(100, ge=0, le=4096)):
+    """/memory, then glibc's malloc_trim(0) (as lanes-demo's /memory/trim)."""
+    start = time.time()
+    return answer(start, **work.memory(mb, trim=True))
+
+
+@app.get("/memory/threadpool")
+async def memory_threadpool(mb: int = Query(100, ge=0, le=4096)):
+    """Seed 000's /run_in_threadpool_memory: Starlette's thread pool."""
+    start = time.time()
+    return answer(start, **await run_in_threadpool(work.memory, mb))
+
+
+@app.get("/memory/executor")
+async def memory_executor(mb: int = Query(100, ge=0, le=4096)):
+    """Seed 000's run_in_executor variant: the loop's default executor."""
+    start = time.time()
+    loop = asyncio.get_running_loop()
+    return answer(start, **await loop.run_in_executor(None, work.memory, mb))
+# ---- end lab A -------------------------------------------------------------------
+
+
 @app.get("/background")
 async def background(background_tasks: BackgroundTasks, n: int = N):
     start = time.time()
@@ -284,6 +327,8 @@ async def in_process(fn, *args):
 async def warm_pool():
     """Start the helpers now, as lanes does at startup, so the first batch
     does not pay for interpreter start-ups."""
+    if os.environ.get("LAB_NO_WARM") == "1":     # lab A: runs that use no helper
+        return
     p = pool()
     loop = asyncio.get_running_loop()
     procs = p._max_workers

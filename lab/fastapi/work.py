@@ -39,9 +39,19 @@ def rss_mb():
     return rss_pages * PAGE / (1024.0 * 1024.0)
 
 
-def memory(mb):
+def malloc_trim():
+    """glibc's malloc_trim(0): give freed heap memory back to the kernel."""
+    import ctypes
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        return -1
+
+
+def memory(mb, trim=False):
     """Allocates mb MB, touches every page so RSS really grows, frees it, and
-    reports RSS before, at the peak and after — as lanes-demo's /memory does."""
+    reports RSS before, at the peak and after — as lanes-demo's /memory does.
+    trim: then malloc_trim(0), as lanes-demo's ?trim=1."""
     before = rss_mb()
     size = mb << 20
     buf = bytearray(size)
@@ -50,8 +60,11 @@ def memory(mb):
         buf[::PAGE] = b"\x01" * len(range(0, size, PAGE))
     peak = rss_mb()
     del buf
+    if trim:
+        malloc_trim()
     after = rss_mb()
-    return {"mb": mb, "rss_mb_before": before, "rss_mb_peak": peak, "rss_mb_after": after}
+    return {"mb": mb, "rss_mb_before": before, "rss_mb_peak": peak, "rss_mb_after": after,
+            "trimmed": int(bool(trim))}
 
 
 def in_helper(fn, *args):

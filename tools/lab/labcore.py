@@ -10,6 +10,7 @@ anything but 127.0.0.1, and never wait without a bound.
 """
 import csv
 import json
+import threading
 import math
 import os
 import re
@@ -45,6 +46,15 @@ def _children_map():
         fields = stat[stat.rfind(")") + 2:].split()
         kids.setdefault(int(fields[1]), []).append(int(name))
     return kids
+
+
+def _is_tracker(pid):
+    """multiprocessing's resource tracker, a child that is not a worker."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return b"resource_tracker" in f.read()
+    except OSError:
+        return False
 
 
 def tree_pids(pid):
@@ -184,7 +194,21 @@ class Server:
 
     def _wait_workers(self, deadline):
         """Every worker is up (its process exists) before we measure, or the
-        first requests would all land on the workers that came up first."""
+        first requests would all land on the workers that came up first.
+        uvicorn --workers starts them with multiprocessing's spawn: a worker
+        is up once it has started its own helper (the app's startup hook)."""
+        if getattr(self, "spawned_workers", False):
+            while True:
+                kids = _children_map()
+                workers = [k for k in kids.get(self.pid, []) if not _is_tracker(k)]
+                ready = [w for w in workers if kids.get(w)]
+                if len(ready) >= self.workers:
+                    break
+                if time.monotonic() > deadline:
+                    self._fail("did not start %d workers" % self.workers)
+                time.sleep(0.05)
+            time.sleep(0.3)
+            return
         while len(tree_pids(self.pid)) < 1 + self.workers:
             if time.monotonic() > deadline:
                 self._fail("did not start %d workers" % self.workers)
@@ -359,6 +383,96 @@ def read_timeline(path):
     return out
 
 
+# ---- the lab's own client: n requests at once, bodies kept -------------------------
+
+class Burst:
+    """n requests at once, one connection each, from threads of the lab: what
+    `hey -n N -c N` does, but every answer's body is kept — the server's own
+    pid and handler start/end — next to the client's times (connect, request
+    sent, first byte, answer complete). Everything is on the wall clock
+    (time.time()) the servers stamp their answers with; same machine, same
+    clock. lanes-load does not keep bodies, hence this small client; it is
+    used where the verdict needs what the server did (sync-vs-async,
+    workers).
+
+    Start several with one `go` Event to launch them at the same instant
+    (the seed's two terminals); results() joins."""
+
+    def __init__(self, port, path, n, timeout=60.0, go=None, method="GET"):
+        self.port, self.path, self.n, self.timeout = port, path, n, timeout
+        self.method = method
+        self.go = go or threading.Event()
+        self.out = [None] * n
+        self.ready = threading.Barrier(n + 1)
+        self.threads = [threading.Thread(target=self._one, args=(i,), daemon=True)
+                        for i in range(n)]
+        for t in self.threads:
+            t.start()
+        self.ready.wait(timeout=10)
+
+    def fire(self):
+        self.go.set()
+
+    def _one(self, i):
+        rec = {"status": 0, "error": None}
+        try:
+            self.ready.wait(timeout=10)
+            self.go.wait(timeout=self.timeout)
+            rec["connect"] = time.time()
+            s = socket.create_connection((HOST, self.port), timeout=self.timeout)
+            try:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                req = ("%s %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Length: 0\r\n"
+                       "Connection: close\r\n\r\n" % (self.method, self.path, HOST, self.port))
+                rec["send"] = time.time()
+                s.sendall(req.encode())
+                data, need = b"", None
+                while True:
+                    b = s.recv(65536)
+                    if not b:
+                        break
+                    if "first" not in rec:
+                        rec["first"] = time.time()
+                    data += b
+                    if need is None and b"\r\n\r\n" in data:
+                        head, _ = data.split(b"\r\n\r\n", 1)
+                        m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                        need = len(head) + 4 + int(m.group(1)) if m else -1
+                    if need is not None and 0 <= need <= len(data):
+                        break
+                rec["done"] = time.time()
+            finally:
+                s.close()
+            head, _, body = data.partition(b"\r\n\r\n")
+            rec["status"] = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+            try:
+                j = json.loads(body)
+                for k in ("pid", "start", "end", "helper_pid"):
+                    if k in j:
+                        rec[k] = j[k]
+            except ValueError:
+                rec["error"] = "body is not JSON"
+        except (OSError, ValueError, threading.BrokenBarrierError) as e:
+            rec["error"] = "%s: %s" % (type(e).__name__, e)
+        self.out[i] = rec
+
+    def results(self):
+        deadline = time.monotonic() + self.timeout + 5
+        for t in self.threads:
+            t.join(max(0.1, deadline - time.monotonic()))
+        if any(t.is_alive() for t in self.threads):
+            raise LabError("a burst of %d to %s overran %.0f s" % (self.n, self.path,
+                                                                 self.timeout))
+        return list(self.out)
+
+
+def burst_together(bursts):
+    """Fires bursts sharing one go Event at the same instant; returns their
+    results in order."""
+    bursts[0].go.set()
+    return [b.results() for b in bursts]
+
+
 # ---- the lab: configuration, registry of what we started ------------------------------
 
 def _counter():
@@ -403,12 +517,16 @@ class Lab:
             return "gunicorn not installed"
         return None
 
-    def server(self, kind, workers=1, flags=(), env=None):
+    def server(self, kind, workers=1, flags=(), env=None, wrap=(), uvicorn_workers=False):
+        """wrap: a command to run the server under (strace ... --), for the
+        one measurement that needs the server's system calls.
+        uvicorn_workers: N FastAPI workers as `uvicorn --workers N` (seed 002's
+        way) instead of gunicorn."""
         if kind == "lanes":
-            return self._lanes(workers, flags)
-        return self._fastapi(workers, flags, env)
+            return self._lanes(workers, flags, env, wrap)
+        return self._fastapi(workers, flags, env, wrap, uvicorn_workers)
 
-    def _lanes(self, workers, flags):
+    def _lanes(self, workers, flags, env=None, wrap=()):
         cwd = tempfile.mkdtemp(prefix="lanes-", dir=self.tmp)
         args = [self.demo_bin, "--host", HOST, "--port", "0", "--no-access-log",
                 "--graceful-timeout", "2", "--jobs-db", os.path.join(cwd, "jobs.db")]
@@ -416,15 +534,20 @@ class Lab:
             args += ["--workers", str(workers)]
         args += list(flags)
         label = "lanes-demo" + (" --workers %d" % workers if workers > 1 else "")
-        srv = Server(self, "lanes", label, args, cwd=cwd, workers=workers,
-                     listen_re=r"listening on http://127\.0\.0\.1:(\d+)")
+        srv = Server(self, "lanes", label, list(wrap) + args, cwd=cwd, workers=workers,
+                     env=env, listen_re=r"listening on http://127\.0\.0\.1:(\d+)")
         return srv.start()
 
-    def _fastapi(self, workers, flags, env):
+    def _fastapi(self, workers, flags, env, wrap=(), uvicorn_workers=False):
         last = None
         for _ in range(2):     # a port taken between free_port() and bind: once more
             port = free_port()
-            if workers == 1:
+            if uvicorn_workers and workers > 1:
+                args = [self.python, "-m", "uvicorn", "app:app", "--app-dir", self.app_dir,
+                        "--host", HOST, "--port", str(port), "--no-access-log",
+                        "--log-level", "warning", "--workers", str(workers)]
+                label = "uvicorn --workers %d" % workers
+            elif workers == 1:
                 args = [self.python, "-m", "uvicorn", "app:app", "--app-dir", self.app_dir,
                         "--host", HOST, "--port", str(port), "--no-access-log",
                         "--log-level", "warning"]
@@ -435,9 +558,10 @@ class Lab:
                         self.app_dir, "--log-level", "warning", "--graceful-timeout", "2",
                         "app:app"]
                 label = "gunicorn -w %d" % workers
-            args += list(flags)
+            args = list(wrap) + args + list(flags)
             srv = Server(self, "fastapi", label, args, port=port, env=env, cwd=self.tmp,
                          workers=workers)
+            srv.spawned_workers = bool(uvicorn_workers)
             try:
                 return srv.start()
             except LabError as e:

@@ -178,11 +178,13 @@ def main(argv=None):
             sc["index"] = index
             sc["duration_s"] = round(time.monotonic() - t0, 1)
             sc["other_load_cores"] = round(other_load(snap, cpu_snapshot()), 2)
-            if sc["other_load_cores"] >= 0.3:
+            if sc["other_load_cores"] > common.OTHER_LOAD_NOTE_CORES:
                 sc.setdefault("notes", []).append(
-                    "the machine was busy with other work during this scenario (%.1f of %d "
-                    "cores on average): times are inflated and speed-ups from parallelism "
-                    "understated." % (sc["other_load_cores"], os.cpu_count()))
+                    "other work on the machine took %.2f of its %d cores on average while "
+                    "this scenario ran (more than %.0f%% of a core): times are inflated and "
+                    "speed-ups from parallelism understated." % (
+                        sc["other_load_cores"], os.cpu_count(),
+                        100 * common.OTHER_LOAD_NOTE_CORES))
             done.append(sc)
             results["scenarios"][name] = sc
             print(textreport.render(sc, index), flush=True)

@@ -2,6 +2,7 @@
 // Chromium through playwright-core (npm) and reports what a reader would get:
 // every chart drawn, nothing fetched from the network, the page printable.
 // Used by tests/integration/test_lab.py; also makes docs/lab-report.png.
+// LANES_LAB_SHOT_SELECTOR=css: screenshot only that element (docs/lab-grid.png).
 //
 //   node report_browser.mjs INDEX.html SCREENSHOT.png [PRINT.pdf]
 //
@@ -70,6 +71,28 @@ try {
                 svgs: s.querySelectorAll("svg").length,
                 tables: s.querySelectorAll("table").length,
             })),
+            // The opening grid: where it sits, its cells, and whether every
+            // cell's link lands on a chart (or section) that is on the page.
+            grid: (() => {
+                const g = document.querySelector("table.grid");
+                if (!g) return null;
+                const links = [...g.querySelectorAll("a[href^='#']")];
+                const first = document.querySelector("section");
+                const r = g.getBoundingClientRect();
+                return {
+                    rows: g.querySelectorAll("tr").length - 2,
+                    cells: g.querySelectorAll("td.good,td.badc,td.na").length,
+                    links: links.length,
+                    dangling: links.map((a) => a.getAttribute("href").slice(1))
+                        .filter((id) => !document.getElementById(id)),
+                    link_targets_drawn: links.filter((a) => {
+                        const t = document.getElementById(a.getAttribute("href").slice(1));
+                        return t && t.getBoundingClientRect().height > 20;
+                    }).length,
+                    before_sections: !!first && r.bottom <= first.getBoundingClientRect().top,
+                    top: r.top + window.scrollY,
+                };
+            })(),
             svgs: svgs.length,
             svgs_drawn: drawn.length,
             scripts: document.querySelectorAll("script").length,
@@ -78,9 +101,14 @@ try {
     }));
     // LANES_LAB_SHOT_HEIGHT: only the top of the page (docs/lab-report.png).
     const top = parseInt(process.env.LANES_LAB_SHOT_HEIGHT || "0", 10);
-    await page.screenshot(top > 0
-        ? { path: shot, fullPage: true, clip: { x: 0, y: 0, width: 1280, height: top } }
-        : { path: shot, fullPage: true });
+    const sel = process.env.LANES_LAB_SHOT_SELECTOR;
+    if (sel) {
+        await page.locator(sel).first().screenshot({ path: shot });
+    } else {
+        await page.screenshot(top > 0
+            ? { path: shot, fullPage: true, clip: { x: 0, y: 0, width: 1280, height: top } }
+            : { path: shot, fullPage: true });
+    }
     out.screenshot_bytes = statSync(shot).size;
 
     // Printed: A4 portrait, print stylesheet. Nothing may stick out sideways.

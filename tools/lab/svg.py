@@ -22,10 +22,12 @@ def esc(s):
     return html.escape(str(s), quote=True)
 
 
-def _svg(w, h, body, label):
+def _svg(w, h, body, label, series=0):
+    """series: how many data series the chart draws (data-series, which the
+    tests hold to at most four)."""
     return ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
-            'role="img" aria-label="%s" font-family="sans-serif" font-size="11">%s</svg>'
-            % (w, h, w, h, esc(label), "".join(body)))
+            'role="img" aria-label="%s" font-family="sans-serif" font-size="11" '
+            'data-series="%d">%s</svg>' % (w, h, w, h, esc(label), series, "".join(body)))
 
 
 def _text(x, y, s, anchor="start", size=11, color=INK, weight="normal"):
@@ -89,14 +91,15 @@ def legend(items, x, y, width=10 ** 6):
 
 
 def hbars(title, groups, series, unit="", log=False, width=760, marker_label=None,
-          vline=None, vline_label=None):
+          vline=None, vline_label=None, x_title=None):
     """groups: [(label, {series_key: value}, marker or None)]; series:
     [(key, label, color)]. One bar per series in each group; marker: a
     black tick (e.g. the physical limit); vline: one value across all groups."""
     bar_h, gap = 11, 9
     left = max([len(g[0]) for g in groups] + [10]) * 6.4 + 14
     top, right = 38, 70
-    h = top + len(groups) * (bar_h * len(series) + gap) + 28
+    h = top + len(groups) * (bar_h * len(series) + gap) + 28 + (14 if x_title else 0)
+    axis_y = h - (14 if x_title else 0)
     vals = [v for _, d, m in groups for v in list(d.values()) + ([m] if m else []) if v]
     if vline:
         vals.append(vline)
@@ -113,8 +116,10 @@ def hbars(title, groups, series, unit="", log=False, width=760, marker_label=Non
             continue
         x = sx(t)
         body.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s"/>'
-                    % (x, top, x, h - 24, GRID))
-        body.append(_text(x, h - 10, _tick_label(t, unit), "middle", 10, MUTED))
+                    % (x, top, x, axis_y - 24, GRID))
+        body.append(_text(x, axis_y - 10, _tick_label(t, unit), "middle", 10, MUTED))
+    if x_title:
+        body.append(_text((left + width - right) / 2.0, h - 4, x_title, "middle", 10, INK))
     y = top
     for label, data, marker in groups:
         gh = bar_h * len(series)
@@ -140,10 +145,10 @@ def hbars(title, groups, series, unit="", log=False, width=760, marker_label=Non
     if vline:
         x = sx(vline)
         body.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" '
-                    'stroke-dasharray="4 3"/>' % (x, top, x, h - 24, "#c92a2a"))
+                    'stroke-dasharray="4 3"/>' % (x, top, x, axis_y - 24, "#c92a2a"))
         if vline_label:
-            body.append(_text(x + 3, h - 26, vline_label, size=9, color="#c92a2a"))
-    return _svg(width, h, body, title)
+            body.append(_text(x + 3, axis_y - 26, vline_label, size=9, color="#c92a2a"))
+    return _svg(width, h, body, title, len(series))
 
 
 def _value(v, unit):
@@ -159,11 +164,15 @@ def _value(v, unit):
 
 
 def lines(title, series, x_label="s", y_unit="", log_y=False, width=370, height=200,
-          hline=None, hline_label=None, y_min=None, dots=False):
+          hline=None, hline_label=None, y_min=None, dots=False, x_title=None, y_title=None,
+          hrefs=()):
     """series: [(label, color, [(x, y)])], x in seconds. dots: one dot per
-    point instead of a line (probes: a stalled one stands out, not a slope)."""
+    point instead of a line (probes: a stalled one stands out, not a slope).
+    x_title/y_title: the axis titles with units; hrefs: more horizontal
+    reference lines [(y, label)] besides hline."""
     leg, leg_rows = legend([(lab, col) for lab, col, _ in series], 46, 31, width)
-    left, right, top, bottom = 46, 10, 38 + 14 * (leg_rows - 1), 26
+    left, right, top, bottom = 46 + (14 if y_title else 0), 10, 38 + 14 * (leg_rows - 1), \
+        26 + (13 if x_title else 0)
     height += 14 * (leg_rows - 1)
     pts = [p for _, _, ps in series for p in ps]
     if not pts:
@@ -174,10 +183,10 @@ def lines(title, series, x_label="s", y_unit="", log_y=False, width=370, height=
     if log_y:
         ylo = max(min(v for v in ys if v > 0) if any(v > 0 for v in ys) else 0.01, 0.01)
         ylo = 10 ** math.floor(math.log10(ylo))
-        yhi = max(ys + ([hline] if hline else [])) * 1.5
+        yhi = max(ys + ([hline] if hline else []) + [r for r, _ in hrefs]) * 1.5
     else:
         ylo = 0.0 if y_min is None else y_min
-        yhi = max(ys + ([hline] if hline else [])) * 1.1 or 1.0
+        yhi = max(ys + ([hline] if hline else []) + [r for r, _ in hrefs]) * 1.1 or 1.0
     sx = Scale(x0, x1, left, width - right)
     sy = Scale(ylo, yhi, height - bottom, top, log_y)
     body = [_text(8, 16, title, size=12, weight="bold"), leg]
@@ -192,13 +201,23 @@ def lines(title, series, x_label="s", y_unit="", log_y=False, width=370, height=
         if t < x0 or t > x1:
             continue
         x = sx(t)
-        body.append(_text(x, height - 10, "%g%s" % (t, x_label), "middle", 9, MUTED))
-    if hline:
-        y = sy(hline)
+        body.append(_text(x, height - bottom + 16, "%g%s" % (t, x_label), "middle", 9, MUTED))
+    refs = ([(hline, hline_label)] if hline else []) + list(hrefs)
+    for ref, ref_label in refs:
+        if not (ylo <= ref <= yhi):
+            continue
+        y = sy(ref)
         body.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#c92a2a" '
                     'stroke-dasharray="4 3"/>' % (left, y, width - right, y))
-        if hline_label:
-            body.append(_text(width - right - 2, y - 3, hline_label, "end", 9, "#c92a2a"))
+        if ref_label:
+            body.append(_text(width - right - 2, y - 3, ref_label, "end", 9, "#c92a2a"))
+    if x_title:
+        body.append(_text((left + width - right) / 2.0, height - 3, x_title, "middle", 10, INK))
+    if y_title:
+        body.append('<text x="12" y="%.1f" text-anchor="middle" font-size="10" fill="%s" '
+                    'transform="rotate(-90 12 %.1f)">%s</text>' % (
+                        (top + height - bottom) / 2.0, INK, (top + height - bottom) / 2.0,
+                        esc(y_title)))
     for _, color, ps in series:
         if not ps:
             continue
@@ -211,13 +230,20 @@ def lines(title, series, x_label="s", y_unit="", log_y=False, width=370, height=
         body.append('<path d="%s" fill="none" stroke="%s" stroke-width="1.5"/>' % (d, color))
     body.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s"/>'
                 % (left, height - bottom, width - right, height - bottom, MUTED))
-    return _svg(width, height, body, title)
+    return _svg(width, height, body, title, len(series))
 
 
-def gantt(title, rows, x_max, legend_items=(), width=370, row_h=5):
-    """rows: [(start_s, end_s, color)], one bar per request, in the order given."""
-    left, right, top, bottom = 14, 10, 38 if legend_items else 24, 22
-    height = top + max(len(rows), 1) * row_h + bottom + 4
+def gantt(title, rows, x_max, legend_items=(), width=370, row_h=5, refs=(),
+          x_title="time since the first request was sent (s)", y_title="request"):
+    """rows: [(start_s, end_s, color)] or [(start_s, end_s, color, light)],
+    one bar per request, in the order given; light: drawn pale and thin (e.g.
+    the client's wait around the server's handler bar). refs: vertical
+    reference lines [(x_s, label)] (the sleep, n sleeps)."""
+    left, right = 26, 10
+    top, bottom = (38 if legend_items else 24), 36
+    n = len({r[4] if len(r) > 4 else i for i, r in enumerate(rows)}) if rows else 1
+    height = top + max(n, 1) * row_h + bottom + 4
+    x_max = max([x_max] + [x for x, _ in refs])
     sx = Scale(0.0, x_max or 1.0, left, width - right)
     body = [_text(8, 16, title, size=12, weight="bold")]
     if legend_items:
@@ -228,11 +254,35 @@ def gantt(title, rows, x_max, legend_items=(), width=370, row_h=5):
         x = sx(t)
         body.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s"/>'
                     % (x, top, x, height - bottom, GRID))
-        body.append(_text(x, height - 8, "%gs" % t, "middle", 9, MUTED))
-    for i, (a, b, color) in enumerate(rows):
+        body.append(_text(x, height - bottom + 12, "%gs" % t, "middle", 9, MUTED))
+    slot = {}
+    for i, r in enumerate(rows):
+        key = r[4] if len(r) > 4 else i
+        k = slot.setdefault(key, len(slot))
+        a, b, color = r[0], r[1], r[2]
+        light = len(r) > 3 and r[3]
         x0, x1 = sx(a), sx(b)
-        body.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>'
-                    % (x0, top + i * row_h + 0.5, max(x1 - x0, 1.0), row_h - 1.0, color))
+        y = top + k * row_h
+        if light:
+            body.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" '
+                        'fill-opacity="0.25"/>' % (x0, y + 0.5, max(x1 - x0, 1.0), row_h - 1.0,
+                                                   color))
+        else:
+            body.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>'
+                        % (x0, y + row_h * 0.2, max(x1 - x0, 1.0), row_h * 0.6, color))
+    for k, (x_ref, label) in enumerate(refs):
+        x = sx(x_ref)
+        body.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#c92a2a" '
+                    'stroke-dasharray="4 3"/>' % (x, top - 2, x, height - bottom))
+        # labels one under the other; near the right edge they end at the line
+        right_edge = x > width - right - 6.2 * len(label) - 4
+        body.append(_text(x - 2 if right_edge else x + 2, top + 8 + 10 * k, label,
+                          "end" if right_edge else "start", size=9, color="#c92a2a"))
+    body.append(_text((left + width - right) / 2.0, height - 6, x_title, "middle", 10, INK))
+    body.append('<text x="12" y="%.1f" text-anchor="middle" font-size="10" fill="%s" '
+                'transform="rotate(-90 12 %.1f)">%s</text>' % (
+                    (top + height - bottom) / 2.0, INK, (top + height - bottom) / 2.0,
+                    esc(y_title)))
     if not rows:
         body.append(_text(left, top + 12, "not run", color=MUTED))
-    return _svg(width, height, body, title)
+    return _svg(width, height, body, title, len({r[2] for r in rows}))

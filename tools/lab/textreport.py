@@ -9,7 +9,24 @@ Renders what the scenarios measured; computes nothing new.
 import shutil
 import textwrap
 
-from common import SIDE_LABEL, SIDES, fmt
+from common import QUESTIONS, SIDE_LABEL, SIDES, fmt, grid_of
+
+
+def verdict_text(m):
+    """The verdict, with a failed self-check right beside it."""
+    v = m.get("verdict", "")
+    if m.get("flag"):
+        v += "  [!! %s]" % m["flag"]
+    return v
+
+
+def seed_text(row):
+    """The seed's claim and, when it gave one, its own number."""
+    claim = row.get("seed", "")
+    if row.get("seed_value"):
+        return "%s [%s]" % (claim, row["seed_value"]) if claim and claim != "-" \
+            else "[%s]" % row["seed_value"]
+    return claim
 
 
 def cells(row, columns, side, with_text):
@@ -19,7 +36,19 @@ def cells(row, columns, side, with_text):
         if kind == "text" and not with_text:
             continue
         out.append(fmt(m.get(key), kind) if key in m else "")
-    return out, m.get("verdict", "")
+    return out, verdict_text(m)
+
+
+def cause_lines(sc, width):
+    """One line per (case, server) with a measured cause, under the table."""
+    out = []
+    for row in sc["rows"]:
+        for side in SIDES:
+            c = row.get(side, {}).get("cause")
+            if c:
+                out += textwrap.wrap("cause — %s, %s: %s" % (row["case"], SIDE_LABEL[side], c),
+                                     min(width, 100), subsequent_indent="    ")
+    return out
 
 
 def table_wide(sc, width):
@@ -28,7 +57,7 @@ def table_wide(sc, width):
     lines = []
     body = []
     for row in sc["rows"]:
-        line = [row["case"], row.get("seed", "")]
+        line = [row["case"], seed_text(row)]
         for side in SIDES:
             nums, verdict = cells(row, sc["columns"], side, False)
             line += nums + [verdict]
@@ -62,8 +91,8 @@ def table_stacked(sc):
     for row in sc["rows"]:
         for i, side in enumerate(SIDES):
             nums, verdict = cells(row, cols, side, True)
-            first = row["case"] if i == 0 else ("  seed: " + row["seed"] if row.get("seed")
-                                                 and row["seed"] != "-" else "")
+            st = seed_text(row)
+            first = row["case"] if i == 0 else ("  seed: " + st if st and st != "-" else "")
             body.append([first, SIDE_LABEL[side]] + nums + [verdict])
     w = [max(len(str(r[i])) for r in body + [head]) for i in range(len(head))]
     kinds = ["text", "text"] + [c[2] for c in cols] + ["text"]
@@ -97,6 +126,10 @@ def render(sc, index, width=None):
         lines += table_wide(sc, width)
     else:
         lines += table_stacked(sc)
+    causes = cause_lines(sc, width)
+    if causes:
+        lines.append("")
+        lines += causes
     lines.append("")
     for note in sc.get("notes", []):
         lines += textwrap.wrap("note: " + note, min(width, 100))
@@ -104,20 +137,54 @@ def render(sc, index, width=None):
     return "\n".join(lines)
 
 
+def grid(scenarios):
+    """The opening grid as text: per way of writing a handler, per question,
+    lanes-demo / FastAPI: yes, no or - (not measured)."""
+    g = grid_of(scenarios)
+    if not g:
+        return ""
+    word = {True: "yes", False: "no", None: "-"}
+    head = ["way of writing the handler"] + ["%s %s" % (h, "L/F") for _, h, _ in QUESTIONS]
+    rows = [head]
+    for way, cells_ in g:
+        line = [way]
+        for q, _, _ in QUESTIONS:
+            parts = []
+            for side in SIDES:
+                cs = cells_.get((q, side), [])
+                parts.append("/".join(word[c["answer"]] for c in cs) if cs else "-")
+            line.append(" / ".join(parts))
+        rows.append(line)
+    w = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    out = ["What blocks, what uses the cores, what gives memory back (L = lanes-demo, "
+           "F = FastAPI; details in the tables above):"]
+    for r in rows:
+        out.append("  ".join(r[i].ljust(w[i]) for i in range(len(head))).rstrip())
+        if r is head:
+            out.append("-" * len(out[-1]))
+    return "\n".join(out)
+
+
 def summary(scenarios, width=None):
-    """The closing table: every verdict of every scenario, one line per case."""
-    rows = [["scenario", "case", "lanes-demo", "FastAPI"]]
+    """The closing table: every verdict of every scenario, one line per case,
+    with the seed's number where it gave one and any failed self-check."""
+    rows = [["scenario", "case", "seed", "lanes-demo", "FastAPI"]]
     for sc in scenarios:
         if sc.get("error"):
-            rows.append([sc["name"], "(failed)", sc["error"][:60], ""])
+            rows.append([sc["name"], "(failed)", "", sc["error"][:60], ""])
             continue
         for r in sc["rows"]:
-            rows.append([sc["name"], r["case"], r.get("lanes", {}).get("verdict", ""),
-                         r.get("fastapi", {}).get("verdict", "")])
-    w = [max(len(r[i]) for r in rows) for i in range(4)]
+            rows.append([sc["name"], r["case"], r.get("seed_value", ""),
+                         verdict_text(r.get("lanes", {})),
+                         verdict_text(r.get("fastapi", {}))])
+    k = len(rows[0])
+    w = [max(len(r[i]) for r in rows) for i in range(k)]
     out = []
+    g = grid(scenarios)
+    if g:
+        out += [g, ""]
     for r in rows:
-        out.append("  ".join(r[i].ljust(w[i]) for i in range(4)).rstrip())
+        out.append("  ".join(r[i].ljust(w[i]) for i in range(k)).rstrip())
         if r is rows[0]:
-            out.append("-" * len(out[0]))
+            out.append("-" * len(out[-1]))
     return "\n".join(out)

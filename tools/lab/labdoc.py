@@ -18,10 +18,10 @@ END = "<!-- end of findings -->"
 
 # Every measurement the five seeds report: (seed, what the seed measured, the
 # seed's own number, scenario, regex on the case that measures it — or None
-# and why it cannot run here). Cases of scenarios owned by part B (client-models,
-# cpu-bound) are listed by name and filled only from rows that carry the seed's
-# number (row["seed_value"]); until then the line is a marked placeholder.
-PART_B = ("client-models", "cpu-bound")
+# and why it cannot run here). Cases of the scenarios that carry the seed's own
+# number per row (row["seed_value"]) count only rows that have it; a measurement
+# with no row in the run says so.
+PART_B = ("client-models", "cpu-bound", "asyncfib")
 SEED_MEASUREMENTS = [
     ("000", "`async def` + blocking call blocks the API; `def` / run_in_threadpool do not",
      "(no numbers)", "blocking", r"^GET /(blockwait|wait)|^POST /delay/threadpool"),
@@ -47,15 +47,15 @@ SEED_MEASUREMENTS = [
      "4 worker ids", "workers", r"seed 002 §4"),
     ("003", "client comparison: sequential / thread-pool / aiohttp client on /wait 1 s and "
             "0.05 s, /asyncwait", "0.99 / 9.56 req/s (1 s); 15.9 / 196 / 187 req/s; "
-            "666 / 1031 req/s (aiohttp, /asyncwait)", "client-models", r"."),
+            "666 / 1031 req/s (aiohttp, /asyncwait)", "client-models", r"^1 worker \|"),
     ("003", "the same with a CPU hog (`curl /fib/42` in another terminal)",
-     "8.75-122.97 req/s (14-20x lower)", "client-models", r"hog"),
-    ("003", "X-Process-Time of /fib/30 vs /asyncfib/30", "0.17 s vs 0.46 s", "cpu-bound",
+     "8.75-122.97 req/s (14-20x lower)", "client-models", r"^1 worker \+ CPU hog"),
+    ("003", "X-Process-Time of /fib/30 vs /asyncfib/30", "0.17 s vs 0.46 s", "asyncfib",
      r"fib"),
     ("003", "gunicorn -w 2 with the CPU hog", "19.0-1275 req/s", "client-models",
-     r"workers|-w 2"),
+     r"^2 workers"),
     ("003", "gunicorn -w 2 for CPU-bound work", "(the seed ran -w 2 with the CPU hog)",
-     "cpu-bound", r"gunicorn|workers|-w 2"),
+     "cpu-bound", r"2 workers"),
     ("004", "20 requests at once: /thread, /generator, /cycle, /cycle_sleep, /background",
      "22.0 / 11.3 / 9.0 / 13.5 / 0.47 s", "cpu-bound",
      r"^GET /(thread|generator|cycle|cycle_sleep|background)$"),
@@ -126,7 +126,7 @@ def seed_cases(scenarios):
             continue
         rows = [r for r in (scenarios.get(name) or {}).get("rows", [])
                 if re.search(pat, r["case"])]
-        if name in PART_B:
+        if name in PART_B and not num.startswith("("):   # "(...)": the seed gave no number
             rows = [r for r in rows if r.get("seed_value")]
         out.append((seed, what, num, name, rows))
     return out
@@ -140,10 +140,8 @@ def seeds_md(res):
             out.append("| %s | %s | %s | — | %s | |" % (seed, esc(what), esc(num), esc(found)))
             continue
         if not found:
-            out.append("| %s | %s | %s | `%s` | *placeholder: %s* | |" % (
-                seed, esc(what), esc(num), name,
-                "part B's case in `%s`; its numbers are filled when merged" % name
-                if name in PART_B else "not in this run"))
+            out.append("| %s | %s | %s | `%s` | *not in this run* | |" % (
+                seed, esc(what), esc(num), name))
             continue
         for k, r in enumerate(found):
             lv = r.get("lanes", {})

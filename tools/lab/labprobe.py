@@ -1,5 +1,5 @@
 """
-labprobe.py — measuring helpers shared by part B's scenarios (cpu-bound,
+labprobe.py — measuring helpers shared by the CPU and client scenarios (cpu-bound,
 client-models, asyncfib): a GET / prober that runs in a thread for as long as
 the work it watches (not only while lanes-load's batch is open), single
 requests timed by the server (its start/end and X-Process-Time), a small
@@ -20,15 +20,7 @@ from urllib.parse import urlsplit
 HOST = "127.0.0.1"
 STALL_MS = 250.0     # the same stall bound as lanes-load's --probe-stall
 
-try:
-    from common import check_bound   # part A's shared version, once merged
-except ImportError:
-    def check_bound(value, bound, what, unit=""):
-        """None when value is within 5% of its physical bound, else a
-        'suspect: ...' line for the row (the shared contract with common.py)."""
-        if value is None or bound is None or value <= bound * 1.05:
-            return None
-        return "suspect: %s %.2f > %g%s" % (what, value, bound, " " + unit if unit else "")
+from common import check_bound  # noqa: E402,F401  (re-exported for the scenarios)
 
 
 def cores():

@@ -205,7 +205,7 @@ MORE = {"full": {"seq_n": 8, "pool_n": [100, 1000], "s_long": 0.1, "n_long": 10,
                  "lag_s": 0.3, "c_big": 1000, "c_big_z": 1.5, "peer": True,
                  "hog_paths": ["/wait", "/asyncwait"]},
         "quick": {"seq_n": 8, "pool_n": [100], "s_long": 0.1, "n_long": 0, "lag_s": 0.3,
-                  "c_big": 0, "peer": True, "hog_paths": ["/asyncwait"]}}
+                  "c_big": 0, "peer": False, "hog_paths": ["/asyncwait"]}}
 
 
 def run(lab, p):

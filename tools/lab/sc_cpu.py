@@ -174,7 +174,7 @@ def baselines(lab, srv, side, n, tries):
 # Part B's sizes, on top of common.PROFILES["cpu-bound"] (kept here so that
 # profile stays as it was): tries for each baseline, the 2-worker rows.
 MORE = {"full": {"alone_tries": 5, "worker_paths": ["/cycle", "/cycle/thread"]},
-        "quick": {"alone_tries": 3, "worker_paths": ["/cycle"]}}
+        "quick": {"alone_tries": 3, "worker_paths": []}}   # -w 2: the full run
 
 
 def run(lab, p):

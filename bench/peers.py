@@ -406,13 +406,16 @@ def main():
             key = "%s/%s" % (x, y)
             rr = per_round_ratio(case, x, y, "rps")
             ur = per_round_ratio(case, x, y, "us_per_req")
+            pr = per_round_ratio(case, x, y, "p99")
+            # The median of the per-round ratios, not the ratio of the medians:
+            # the two runs of a round are seconds apart and share the
+            # neighbours' load, so one busy moment moves both.
             ratios.setdefault(case, {})[key] = {
-                "rps": sx["rps"] / sy["rps"] if sy["rps"] else float("nan"),
-                "rps_rounds": [min(rr), max(rr)] if rr else None,
-                "us": sx["us_per_req"] / sy["us_per_req"] if sy["us_per_req"] else float("nan"),
-                "us_rounds": [min(ur), max(ur)] if ur else None,
+                "rps": med(rr), "rps_rounds": [min(rr), max(rr)] if rr else None,
+                "us": med(ur), "us_rounds": [min(ur), max(ur)] if ur else None,
+                "p99": med(pr),
                 "p50_ms_diff": sx["p50"] - sy["p50"],
-                "p99": sx["p99"] / sy["p99"] if sy["p99"] else float("nan"),
+                "p99_ms_diff": sx["p99"] - sy["p99"],
             }
 
     cmdline = "/usr/bin/python3 bench/peers.py " + " ".join(sys.argv[1:])
@@ -460,19 +463,20 @@ def main():
                         s["us_per_req"], s["cpu_pct"], s["wait_pct"], servers[lb].rss_start,
                         s["rss_max_kb"]))
     L.append("")
-    L.append("Ratios of the medians (per-round ratios min–max in brackets). req/s: above 1 is faster; "
-             "CPU per request: below 1 spends less; p50: difference in ms; p99: ratio.")
+    L.append("Ratios: the median of the per-round ratios (min–max over the rounds in brackets). req/s: "
+             "above 1 is faster; CPU per request: below 1 spends less; p50 and p99: difference of the "
+             "medians in ms.")
     L.append("")
-    L.append("| case | pair | req/s | CPU µs/req | p50 diff ms | p99 |")
+    L.append("| case | pair | req/s | CPU µs/req | p50 diff ms | p99 diff ms |")
     L.append("|---|---|---|---|---|---|")
 
     def rng(v):
         return " (%.2f–%.2f)" % tuple(v) if v else ""
     for case in cases:
         for key, r in ratios.get(case, {}).items():
-            L.append("| %s | %s | %.2f×%s | %.2f×%s | %+.2f | %.2f× |"
+            L.append("| %s | %s | %.2f×%s | %.2f×%s | %+.2f | %+.2f |"
                      % (CASES[case][3], key.replace("/", " ÷ "), r["rps"], rng(r["rps_rounds"]), r["us"],
-                        rng(r["us_rounds"]), r["p50_ms_diff"], r["p99"]))
+                        rng(r["us_rounds"]), r["p50_ms_diff"], r["p99_ms_diff"]))
     L.append("")
     L.append("RSS after the run, idle 1 s: " + ", ".join("%s %d kB" % (lb, v) for lb, v in rss_end.items())
              + ".")

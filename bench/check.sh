@@ -7,7 +7,7 @@
 # and fails only if it fails twice. Not part of `make test`: it needs a few
 # free seconds of two cores, and CI may run it as a separate, non-blocking step.
 #
-#   bash bench/check.sh [--bin DIR] [--factor 0.7]
+#   bash bench/check.sh [--bin DIR] [--factor 0.7] [--published FILE]
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,7 +20,8 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --bin) BIN=${2:?--bin needs a directory}; shift 2 ;;
         --factor) FACTOR=${2:?--factor needs a number}; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --published) PUBLISHED=${2:?--published needs a file}; shift 2 ;;
+        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "check.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -28,6 +29,8 @@ awk -v f="$FACTOR" 'BEGIN{ exit !(f > 0 && f <= 1) }' ||
     { echo "check.sh: --factor must be in (0, 1], got '$FACTOR'" >&2; exit 2; }
 [ -x "$BIN/lanes-demo" ] || { echo "check.sh: $BIN/lanes-demo not found (build first)" >&2; exit 2; }
 [ -r "$PUBLISHED" ] || { echo "check.sh: $PUBLISHED missing" >&2; exit 2; }
+awk '!/^#/ && NF { if (NF != 4 || ($3 != "rps" && $3 != "us") || $4 + 0 <= 0) exit 1 }' "$PUBLISHED" ||
+    { echo "check.sh: $PUBLISHED: each line must be 'case pair rps|us value>0'" >&2; exit 2; }
 
 TMP=$(mktemp -d /tmp/lanes-bench-check.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT

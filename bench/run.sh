@@ -14,6 +14,12 @@
 #
 #   bash bench/run.sh [--out FILE] [--rounds N] [--duration S] [--no-pin]
 #   LANES_BIN=/tmp/bb/bin bash bench/run.sh --out /tmp/core.md
+#
+# After these it runs the peer bench (bench/peers.py: lanes-demo against nginx
+# and a Go net/http twin, GET / and /asyncwait at c=1 and c=1000), short mode
+# unless --full. --peers-only runs just that; --old-bin DIR --new-bin DIR
+# compares two lanes builds (before/after a refactor) against the same peers in
+# one run and implies --peers-only.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,22 +31,36 @@ DUR=3          # seconds per run in the throughput comparisons
 LONG_DUR=5     # seconds per run at concurrency 1000
 LIMIT_ROUNDS=3 # rounds for the %-of-limit runs
 PIN=1
+PEERS=1          # run bench/peers.py after the core benchmarks
+PEERS_ONLY=0
+PEER_ARGS=()
+ROUNDS_SET=0; DUR_SET=0
 
 usage() {
     sed -n '15,16p' "$0" | sed 's/^# *//'
+    echo "  bash bench/run.sh --peers-only [--full] [--old-bin DIR --new-bin DIR] [--out FILE]"
     echo "  LANES_BIN   directory with lanes-demo, lanes-hello, coro_switch (default build/bin)"
     echo "  --out FILE  also write the results as a markdown table to FILE"
     echo "  --rounds N  interleaved rounds per comparison (default 5)"
     echo "  --duration S  seconds per run (default 3; the c=1000 runs take 5)"
     echo "  --no-pin    do not pin servers to CPU 0 and clients to CPU 1"
+    echo "  --full      the peer bench's full mode (5 rounds x 5 s per case; default short)"
+    echo "  --no-peers  skip the peer bench"
+    echo "  --peers-only  only the peer bench (bench/peers.py; --rounds/--duration/--out go to it)"
+    echo "  --old-bin DIR --new-bin DIR  peer bench of two lanes builds side by side (implies --peers-only)"
 }
 
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) OUT=${2:?--out needs a file}; shift 2 ;;
-        --rounds) ROUNDS=${2:?}; shift 2 ;;
-        --duration) DUR=${2:?}; shift 2 ;;
-        --no-pin) PIN=0; shift ;;
+        --rounds) ROUNDS=${2:?}; ROUNDS_SET=1; shift 2 ;;
+        --duration) DUR=${2:?}; DUR_SET=1; shift 2 ;;
+        --no-pin) PIN=0; PEER_ARGS+=(--no-pin); shift ;;
+        --full) PEER_ARGS+=(--full); shift ;;
+        --no-peers) PEERS=0; shift ;;
+        --peers-only) PEERS_ONLY=1; shift ;;
+        --old-bin) PEER_ARGS+=(--old-bin "${2:?--old-bin needs a directory}"); PEERS_ONLY=1; shift 2 ;;
+        --new-bin) PEER_ARGS+=(--new-bin "${2:?--new-bin needs a directory}"); PEERS_ONLY=1; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -48,6 +68,16 @@ done
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# The peer bench alone: bench/peers.py owns its servers, rounds and report.
+if [ "$PEERS_ONLY" = 1 ]; then
+    args=("${PEER_ARGS[@]}")
+    [ -n "${LANES_BIN:-}" ] && ! printf '%s\n' "${args[@]}" | grep -qx -- --old-bin && args+=(--bin "$LANES_BIN")
+    [ -n "$OUT" ] && args+=(--out "$OUT")
+    [ "$ROUNDS_SET" = 1 ] && args+=(--rounds "$ROUNDS")
+    [ "$DUR_SET" = 1 ] && args+=(--duration "$DUR")
+    exec /usr/bin/python3 "$HERE/peers.py" "${args[@]}"
+fi
 
 for b in lanes-demo lanes-hello coro_switch; do
     [ -x "$BIN/$b" ] || die "$BIN/$b not found (build first, or set LANES_BIN)"
@@ -395,4 +425,14 @@ printf '\n%s\n' "$REPORT"
 if [ -n "$OUT" ]; then
     printf '%s\n' "$REPORT" >"$OUT"
     log "markdown written to $OUT"
+fi
+
+# The peers: lanes-demo of the same build against nginx and Go (bench/peers.py).
+if [ "$PEERS" = 1 ]; then
+    log "4. peer bench: lanes-demo vs nginx and Go (bench/peers.py ${PEER_ARGS[*]})"
+    PEER_OUT=()
+    [ -n "$OUT" ] && PEER_OUT=(--out "$OUT.peers")
+    /usr/bin/python3 "$HERE/peers.py" --bin "$BIN" "${PEER_ARGS[@]}" "${PEER_OUT[@]}" ||
+        die "the peer bench failed"
+    [ -n "$OUT" ] && { printf '\n## Peers\n\n' >>"$OUT"; cat "$OUT.peers" >>"$OUT"; rm -f "$OUT.peers"; }
 fi

@@ -41,6 +41,9 @@ if(TARGET lanes-load AND TARGET lanes-demo)
           COMPONENT tools FILES_MATCHING PATTERN "*.py" PATTERN "__pycache__" EXCLUDE)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/lab/fastapi/ DESTINATION ${CMAKE_INSTALL_DATADIR}/lanes/lab/fastapi
           COMPONENT tools FILES_MATCHING PATTERN "*.py" PATTERN "__pycache__" EXCLUDE)
+  # The Go net/http peer that client-models (and the peer bench) compare against.
+  install(FILES ${PROJECT_SOURCE_DIR}/bench/go/peer.go DESTINATION ${CMAKE_INSTALL_DATADIR}/lanes/bench/go
+          COMPONENT tools)
   set(LANES_GEN_WHAT lab)
   configure_file(${PROJECT_SOURCE_DIR}/cmake/install-generated.cmake.in ${PROJECT_BINARY_DIR}/install-lab.cmake @ONLY)
   install(SCRIPT ${PROJECT_BINARY_DIR}/install-lab.cmake COMPONENT tools)

@@ -18,7 +18,9 @@ BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-d
 # The lab: Debian's Python (the lab is standard library only) and the FastAPI
 # twin. uvloop + httptools: uvicorn picks them up by itself, as `pip install
 # uvicorn[standard]` would give it, so the FastAPI twin is not handicapped.
-LAB_PKGS="python3 python3-fastapi python3-uvicorn python3-uvloop python3-httptools gunicorn"
+# golang-go: the Go net/http peer (bench/go/peer.go) that client-models and the
+# peer bench (bench/peers.py, make bench-check) run under the same client.
+LAB_PKGS="python3 python3-fastapi python3-uvicorn python3-uvloop python3-httptools gunicorn golang-go"
 # Tests: cmocka; clients and anchors (prometheus: promtool check metrics;
 # valgrind: memcheck test; redis-server: the Redis job store tests; nginx-light:
 # the load-balancer test); zlib1g-dev: the fully static link in tests/install.

@@ -179,22 +179,28 @@ def plan(p, cond):
 
 
 def go_peer(lab):
-    """Builds and starts tools/lab/peer (Go net/http); None and why when Go is
-    not installed here."""
+    """Builds and starts the Go net/http twin of lanes-demo's / and /asyncwait
+    (bench/go/peer.go, the peer bench's own); None and why when Go is not
+    installed here."""
     go = shutil.which("go")
     if not go:
-        return None, "go not installed"
+        return None, "go not installed (scripts/deps.sh lab installs golang-go)"
+    src = os.path.join(lab.src_dir, "bench", "go", "peer.go")
+    if not os.path.exists(src):
+        return None, "no Go peer at %s" % src
     out = os.path.join(lab.tmp, "peer")
-    env = dict(os.environ, GO111MODULE="off", CGO_ENABLED="0")
+    env = dict(os.environ, GO111MODULE="off", CGO_ENABLED="0", GOFLAGS="", GOPROXY="off",
+               GOTOOLCHAIN="local", GOCACHE=os.path.join(lab.tmp, "gocache"))
     try:
-        r = subprocess.run([go, "build", "-o", out, os.path.join(HERE, "peer", "main.go")],
+        r = subprocess.run([go, "build", "-o", out, src],
                            capture_output=True, text=True, timeout=120, env=env)
     except subprocess.TimeoutExpired:
         return None, "go build overran 120 s"
     if r.returncode != 0:
         return None, "go build failed: %s" % r.stderr[-300:]
     port = free_port()
-    srv = Server(lab, "peer", "Go net/http peer", [out, str(port)], port=port, cwd=lab.tmp)
+    srv = Server(lab, "peer", "Go net/http peer", [out, "-addr", "127.0.0.1:%d" % port], port=port,
+                 cwd=lab.tmp)
     return srv.start(), None
 
 

@@ -1,0 +1,3 @@
+module lanes.invalid/bench/peer
+
+go 1.19

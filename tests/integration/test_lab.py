@@ -99,8 +99,11 @@ class QuickLab(unittest.TestCase):
             self.assertTrue(sc["shows"], name)
         # The bound is for the lab alone; when other work shared the machine
         # (ctest -j2, say) it gets the time that work took from it.
+        # The 90 s are the plain build's; a sanitizer build runs lanes-demo
+        # several times slower (ASan: 94 s on an idle machine).
         other = max(sc.get("other_load_cores", 0) for sc in self.sc.values())
-        bound = QUICK_BOUND_S * (1.5 if other >= 0.5 else 1.0)
+        slow = other >= 0.5 or bool(os.environ.get("LANES_SANITIZE"))
+        bound = QUICK_BOUND_S * (1.5 if slow else 1.0)
         self.assertLessEqual(self.res["lab"]["duration_s"], bound,
                              "quick lab took %.1f s (other load up to %.1f cores)"
                              % (self.res["lab"]["duration_s"], other))

@@ -21,24 +21,16 @@
 /* Requests kept per worker for reuse; beyond this they are freed. */
 #define KEEP_REQS_MAX 1024
 
-static void buf_trim(lanes_buf *b)
-{
-    if (b->cap > KEEP_BUF_MAX)
-        lanes_buf_free(b);
-    else
-        lanes_buf_reset(b);
-}
-
 void lanes_req_reset(lanes_req *req)
 {
     lanes_http_msg_reset(&req->msg, KEEP_BUF_MAX);
-    buf_trim(&req->path_dec);
-    buf_trim(&req->scratch);
-    buf_trim(&req->qbuf);
-    buf_trim(&req->errors);
-    buf_trim(&req->res_body);
-    buf_trim(&req->res_headers);
-    buf_trim(&req->res_head);
+    lanes_buf_trim(&req->path_dec, KEEP_BUF_MAX);
+    lanes_buf_trim(&req->scratch, KEEP_BUF_MAX);
+    lanes_buf_trim(&req->qbuf, KEEP_BUF_MAX);
+    lanes_buf_trim(&req->errors, KEEP_BUF_MAX);
+    lanes_buf_trim(&req->res_body, KEEP_BUF_MAX);
+    lanes_buf_trim(&req->res_headers, KEEP_BUF_MAX);
+    lanes_buf_trim(&req->res_head, KEEP_BUF_MAX);
     req->conn = NULL;
     req->route = NULL;
     req->state = REQ_READING;

@@ -55,18 +55,10 @@ size_t lanes_methods_format(unsigned mask, char *buf, size_t cap)
 
 /* ---- life cycle -------------------------------------------------------------- */
 
-static void buf_trim(lanes_buf *b, size_t keep_max)
-{
-    if (b->cap > keep_max)
-        lanes_buf_free(b);
-    else
-        lanes_buf_reset(b);
-}
-
 void lanes_http_msg_reset(lanes_http_msg *m, size_t keep_max)
 {
-    buf_trim(&m->head, keep_max);
-    buf_trim(&m->body, keep_max);
+    lanes_buf_trim(&m->head, keep_max);
+    lanes_buf_trim(&m->body, keep_max);
     if (m->hdrs_cap > 256) {
         free(m->hdrs);
         m->hdrs = NULL;

@@ -35,6 +35,14 @@ void lanes_buf_reset(lanes_buf *b)
         b->data[0] = '\0';
 }
 
+void lanes_buf_trim(lanes_buf *b, size_t keep_max)
+{
+    if (b->cap > keep_max)
+        lanes_buf_free(b);
+    else
+        lanes_buf_reset(b);
+}
+
 int lanes_buf_reserve(lanes_buf *b, size_t n)
 {
     /* +1 keeps room for the NUL terminator; checked so a huge n cannot wrap. */

@@ -16,6 +16,9 @@ typedef struct {
 void lanes_buf_init(lanes_buf *b);
 void lanes_buf_free(lanes_buf *b);
 void lanes_buf_reset(lanes_buf *b);        /* len = 0, keeps memory */
+/* For recycled buffers: frees one that grew past keep_max (one big message
+ * must not pin its memory), else resets it. */
+void lanes_buf_trim(lanes_buf *b, size_t keep_max);
 /* Ensures room for n more bytes (+1 for a NUL kept after the data). 0 or -ENOMEM. */
 int lanes_buf_reserve(lanes_buf *b, size_t n);
 int lanes_buf_append(lanes_buf *b, const void *p, size_t n);

@@ -20,8 +20,11 @@
 #include <stdint.h>
 #include <uv.h>
 
-/* How late a wake-up may be made so that nearby deadlines share a turn. */
+/* How late a wake-up may be made so that nearby deadlines share a turn
+ * (a build may set it, -DLANES_TIMER_SLACK_NS=..., to measure another). */
+#ifndef LANES_TIMER_SLACK_NS
 #define LANES_TIMER_SLACK_NS 100000u
+#endif
 
 typedef struct lanes_timer lanes_timer;
 struct lanes_timer {

@@ -145,6 +145,10 @@ void lanes_timers_close(lanes_timers *ts)
     if (ts->fd >= 0)
         close(ts->fd);
     ts->fd = -1;
+    /* Timers still armed (a sleeper cut off by shutdown) never fire now;
+     * marked disarmed, a later lanes_timer_stop on them does nothing. */
+    for (size_t i = 0; i < ts->n; i++)
+        ts->heap[i]->idx = SIZE_MAX;
     free(ts->heap);
     ts->heap = NULL;
     ts->n = ts->cap = 0;

@@ -44,8 +44,8 @@ typedef struct {
 
 /* Opens the timerfd and starts polling it on loop. 0 or a negative errno. */
 int lanes_timers_init(lanes_timers *ts, uv_loop_t *loop);
-/* Closes the poll handle and the timerfd (no timer may be waiting). Safe on
- * a zeroed struct or one whose init failed. */
+/* Closes the poll handle and the timerfd; timers still armed are disarmed
+ * without firing. Safe on a zeroed struct or one whose init failed. */
 void lanes_timers_close(lanes_timers *ts);
 
 /* Before first use of t. */

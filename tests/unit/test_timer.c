@@ -127,6 +127,30 @@ static void test_rearm_from_fire_waits_a_turn(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void test_close_with_armed_timers(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    lanes_timers ts;
+    assert_int_equal(lanes_timers_init(&ts, &loop), 0);
+    probe p[3];
+    for (int i = 0; i < 3; i++) {
+        lanes_timer_prepare(&p[i].t, on_fire);
+        p[i].fired = 0;
+        assert_int_equal(lanes_timer_start(&ts, &p[i].t, uv_hrtime() + 3600000000000ull), 0);
+    }
+    lanes_timers_close(&ts);   /* as at shutdown, with sleepers left */
+    for (int i = 0; i < 3; i++) {
+        assert_false(lanes_timer_armed(&p[i].t));
+        lanes_timer_stop(&ts, &p[i].t);   /* a later close of the fiber: no-op */
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);   /* returns: nothing keeps the loop */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(p[i].fired, 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_close_zeroed(void **state)
 {
     (void)state;
@@ -140,6 +164,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_deadlines_never_early),
         cmocka_unit_test(test_rearm_from_fire_waits_a_turn),
+        cmocka_unit_test(test_close_with_armed_timers),
         cmocka_unit_test(test_close_zeroed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

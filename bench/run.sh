@@ -435,4 +435,17 @@ if [ "$PEERS" = 1 ]; then
     /usr/bin/python3 "$HERE/peers.py" --bin "$BIN" "${PEER_ARGS[@]}" "${PEER_OUT[@]}" ||
         die "the peer bench failed"
     [ -n "$OUT" ] && { printf '\n## Peers\n\n' >>"$OUT"; cat "$OUT.peers" >>"$OUT"; rm -f "$OUT.peers"; }
+    # Issue 18's memory figures beside nginx and Go, and the instruction
+    # count per GET / (a count: the one CPU figure a busy machine cannot spoil).
+    log "5. memory: bytes per idle keep-alive connection (10,000) and RSS after a c=1000 burst (bench/memory.py)"
+    MEM_OUT=()
+    [ -n "$OUT" ] && MEM_OUT=(--out "$OUT.mem")
+    /usr/bin/python3 "$HERE/memory.py" --bin "$BIN" "${MEM_OUT[@]}" || die "the memory bench failed"
+    [ -n "$OUT" ] && { printf '\n## Memory\n\n' >>"$OUT"; cat "$OUT.mem" >>"$OUT"; rm -f "$OUT.mem"; }
+    if command -v valgrind >/dev/null; then
+        log "6. user instructions per GET / (bench/callgrind.sh)"
+        CG=$(bash "$HERE/callgrind.sh" --bin "$BIN") || die "bench/callgrind.sh failed"
+        printf '\n%s\n' "$CG"
+        [ -n "$OUT" ] && printf '\n## Instructions per request (callgrind)\n\n%s\n' "$CG" >>"$OUT"
+    fi
 fi

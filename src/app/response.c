@@ -19,13 +19,16 @@ int lanes_send(lanes_req *req, int status, const char *content_type, const void 
      * server's business): a handler must answer 200..599. */
     if (!req || status < 200 || status > 599)
         return -EINVAL;
-    if (content_type && (strlen(content_type) >= sizeof req->content_type ||
-                         strpbrk(content_type, "\r\n")))
+    size_t ct_len = content_type ? strlen(content_type) : 0;
+    if (ct_len >= sizeof req->content_type || (ct_len && strpbrk(content_type, "\r\n")))
         return -EINVAL;
     lanes_buf_reset(&req->res_body);
     if (len && lanes_buf_append(&req->res_body, body, len) < 0)
         return -ENOMEM;
-    snprintf(req->content_type, sizeof req->content_type, "%s", content_type ? content_type : "");
+    /* memcpy, not snprintf: this runs for every answer (callgrind: snprintf
+     * was ~12% of GET /'s user instructions with the head's). */
+    memcpy(req->content_type, content_type ? content_type : "", ct_len);
+    req->content_type[ct_len] = '\0';
     req->status = status;
     req->responded = 1;
     return 0;
@@ -42,7 +45,7 @@ static int json_body_done(lanes_req *req, int status, int rc)
 {
     if (rc < 0)
         return rc;
-    snprintf(req->content_type, sizeof req->content_type, "application/json");
+    memcpy(req->content_type, "application/json", sizeof "application/json");
     req->status = status;
     req->responded = 1;
     return 0;
@@ -118,8 +121,20 @@ int lanes_json_jw(lanes_req *req, int status, lanes_jw *w)
     int rc = w->err;
     if (rc == 0 && w->depth != 0)
         rc = -EINVAL;   /* unbalanced: an object or array left open */
-    if (rc == 0)
-        rc = lanes_send(req, status, "application/json", w->buf, w->len);
+    if (rc == 0 && status >= 200 && status <= 599) {
+        /* Hand the writer's buffer over instead of copying the body; the
+         * writer takes res_body's old storage and frees it below. */
+        lanes_buf old = req->res_body;
+        req->res_body.data = w->buf;
+        req->res_body.len = w->len;
+        req->res_body.cap = w->cap;
+        w->buf = old.data;
+        if (!req->res_body.data)
+            lanes_buf_init(&req->res_body);   /* an empty document: no storage yet */
+        rc = json_body_done(req, status, 0);
+    } else if (rc == 0) {
+        rc = -EINVAL;
+    }
     lanes_jw_free(w);
     return rc;
 }

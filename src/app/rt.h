@@ -78,6 +78,7 @@ struct lanes_rt {
 
     /* ---- the framework's ---- */
     uv_timer_t house_timer;        /* once a second: give back idle memory */
+    int heap_trim_due;             /* objects freed last tick: malloc_trim this one */
     lanes_pool *pool;
     lanes_coro_pool *coros;
     struct lanes_procs *procs;     /* NULL unless the app has PROCESS routes */

@@ -32,9 +32,13 @@ static void on_house_timer(uv_timer_t *t)
         lanes_req_destroy(req, NULL);
         freed++;
     }
-    /* glibc keeps freed heap pages; a burst's worth is worth returning. */
-    if (freed > 0)
+    /* glibc keeps freed heap pages; a burst's worth is worth returning. A
+     * request is freed in its timer's close callback, i.e. after this
+     * callback, so trim on the tick after the one that let objects go
+     * (trimming here found nothing yet: 1.59-1.68x the start RSS stayed). */
+    if (rt->heap_trim_due)
         malloc_trim(0);
+    rt->heap_trim_due = freed > 0;
 }
 
 /* Every loop iteration bumps the beat, before and after polling, so a

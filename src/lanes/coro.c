@@ -97,6 +97,7 @@ struct lanes_coro {
     char *stack_lo;    /* lowest usable byte, just above the guard page */
     enum coro_state state;
     lanes_coro *next;  /* in the pool's cache */
+    int released;      /* cached, and its stack pages given back (madvise) */
 #if CORO_ASAN
     void *asan_fake;               /* this coroutine's fake stack while away */
     const void *caller_stack;      /* the resumer's stack, for the switch back */
@@ -110,6 +111,10 @@ struct lanes_coro {
     unsigned vg_stack_id;
 #endif
 };
+
+/* Cached stacks that keep their pages through a trim (the ones a steady
+ * trickle of requests reuses). */
+#define CORO_WARM 8
 
 struct lanes_coro_pool {
     size_t stack_size;  /* usable bytes, page multiple */
@@ -200,13 +205,31 @@ void lanes_coro_pool_free(lanes_coro_pool *pool)
     free(pool);
 }
 
+/* Gives a cached stack's pages back to the kernel but its top page (the
+ * first frames, and next to this struct): the mapping stays, so reusing it
+ * costs a few page faults instead of an mmap, and an idle server's RSS no
+ * longer holds every page a past burst's handlers touched. MADV_DONTNEED,
+ * not MADV_FREE: FREE lowers RSS only under memory pressure. */
+static void stack_release(lanes_coro_pool *pool, lanes_coro *co)
+{
+    size_t page = pool->guard_size;
+    if (co->released || pool->stack_size <= page)
+        return;
+    madvise(co->stack_lo, pool->stack_size - page, MADV_DONTNEED);
+    co->released = 1;
+}
+
 size_t lanes_coro_pool_trim(lanes_coro_pool *pool, size_t keep)
 {
     /* The cache is LIFO: the head holds the stacks touched last (warm in
-     * cache and TLB). Keep those, unmap the cold tail. */
+     * cache and TLB). Keep those, unmap the cold tail; of the kept ones,
+     * all but the warmest CORO_WARM give their pages back. */
     lanes_coro **link = &pool->cache;
-    for (size_t i = 0; i < keep && *link; i++)
+    for (size_t i = 0; i < keep && *link; i++) {
+        if (i >= CORO_WARM)
+            stack_release(pool, *link);
         link = &(*link)->next;
+    }
     size_t n = 0;
     while (*link) {
         lanes_coro *co = *link;
@@ -326,6 +349,7 @@ lanes_coro *lanes_coro_new(lanes_coro_pool *pool, lanes_coro_fn fn, void *arg, c
     if (co) {
         pool->cache = co->next;
         pool->cached--;
+        co->released = 0;
     } else {
         co = stack_map(pool);
         if (!co)

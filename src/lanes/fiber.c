@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 static void resume(lanes_fiber *f)
 {
@@ -57,7 +58,9 @@ int lanes_sched_init(lanes_sched *s, uv_loop_t *loop, lanes_coro_pool *coros, la
     s->ready_head = s->ready_tail = NULL;
     int rc = uv_idle_init(loop, &s->idle);
     s->idle.data = s;
-    return rc;
+    if (rc < 0)
+        return rc;
+    return lanes_timers_init(&s->timers, loop);
 }
 
 void lanes_sched_close(lanes_sched *s)
@@ -65,17 +68,26 @@ void lanes_sched_close(lanes_sched *s)
     uv_handle_t *h = (uv_handle_t *)&s->idle;
     if (h->loop && !uv_is_closing(h))
         uv_close(h, NULL);
+    lanes_timers_close(&s->timers);
+}
+
+static void on_sleep_fired(lanes_timer *t)
+{
+    resume((lanes_fiber *)((char *)t - offsetof(lanes_fiber, sleep)));
 }
 
 int lanes_fiber_init(lanes_fiber *f, uv_loop_t *loop)
 {
     int rc = uv_timer_init(loop, &f->timer);
     f->timer.data = f;
+    lanes_timer_prepare(&f->sleep, on_sleep_fired);
     return rc;
 }
 
 void lanes_fiber_close(lanes_fiber *f, uv_close_cb cb)
 {
+    if (f->sched && lanes_timer_armed(&f->sleep))
+        lanes_timer_stop(&f->sched->timers, &f->sleep);
     uv_close((uv_handle_t *)&f->timer, cb);
 }
 
@@ -103,16 +115,26 @@ static void on_sleep_done(uv_timer_t *t)
     resume(t->data);
 }
 
+/* Longest sleep taken to the nanosecond; longer ones are capped here (a
+ * century), so the deadline cannot overflow. */
+#define SLEEP_MAX_S 3.0e9
+
 void lanes_fiber_sleep(lanes_fiber *f, double seconds)
 {
     if (!(seconds > 0))
         seconds = 0;
-    /* The loop's clock is cached per iteration; a body that blocked before
-     * us would make the sleep end early. Refresh it, round up, and add the
-     * 1 ms the clock's truncation to milliseconds can steal: a sleep never
-     * ends before it was asked to. */
-    uv_update_time(f->sched->loop);
-    uv_timer_start(&f->timer, on_sleep_done, (uint64_t)ceil(seconds * 1000.0) + 1, 0);
+    if (seconds > SLEEP_MAX_S)
+        seconds = SLEEP_MAX_S;
+    /* Counted from now, in nanoseconds: the timer fires only once
+     * uv_hrtime() has passed the deadline, so the sleep never ends early and
+     * needs no rounding up. */
+    uint64_t deadline = uv_hrtime() + (uint64_t)ceil(seconds * 1e9);
+    if (lanes_timer_start(&f->sched->timers, &f->sleep, deadline) < 0) {
+        /* No room in the heap: libuv's millisecond timer, refreshed, rounded
+         * up, and 1 ms more for the clock's truncation to milliseconds. */
+        uv_update_time(f->sched->loop);
+        uv_timer_start(&f->timer, on_sleep_done, (uint64_t)ceil(seconds * 1000.0) + 1, 0);
+    }
     lanes_coro_yield();
 }
 

@@ -16,6 +16,7 @@
 
 #include "lanes/coro.h"
 #include "lanes/pool.h"
+#include "lanes/timer.h"
 
 typedef struct lanes_fiber lanes_fiber;
 
@@ -24,6 +25,7 @@ typedef struct {
     lanes_coro_pool *coros;
     lanes_pool *pool;              /* for offloads; NULL: offloads run in place */
     uv_idle_t idle;                /* runs the fibers that yielded */
+    lanes_timers timers;           /* sleeps, to the nanosecond (timer.h) */
     lanes_fiber *ready_head, *ready_tail;
     /* Around every resume: running 1 before, 0 after (may be NULL). */
     void (*running)(lanes_fiber *f, int running);
@@ -32,7 +34,9 @@ typedef struct {
 struct lanes_fiber {
     lanes_sched *sched;
     lanes_coro *coro;              /* NULL when not started or finished */
-    uv_timer_t timer;              /* sleeps; owned for the fiber's whole life */
+    uv_timer_t timer;              /* sleeps when the timerfd cannot take one;
+                                    * owned for the fiber's whole life */
+    lanes_timer sleep;             /* sleeps (sched->timers) */
     lanes_task task;               /* offloads */
     void *(*off_fn)(void *);
     void *off_arg;
@@ -44,7 +48,8 @@ struct lanes_fiber {
 
 /* Loop thread. 0, or a libuv error. */
 int lanes_sched_init(lanes_sched *s, uv_loop_t *loop, lanes_coro_pool *coros, lanes_pool *pool);
-/* Closes the idle handle (fibers must be finished). Safe on a zeroed struct. */
+/* Closes the idle handle and the timers (fibers must be finished). Safe on
+ * a zeroed struct. */
 void lanes_sched_close(lanes_sched *s);
 
 /* Prepares f's timer on loop; f is reusable for one run after another. 0 or
@@ -62,8 +67,9 @@ int lanes_fiber_start(lanes_fiber *f, lanes_sched *s, void (*body)(lanes_fiber *
 /* True when the caller runs inside f's own coroutine (only then may it wait). */
 int lanes_fiber_inside(const lanes_fiber *f);
 
-/* From inside f: suspends for at least s seconds (never less: the loop's
- * millisecond clock is refreshed and rounded up). */
+/* From inside f: suspends for at least s seconds (never less: the deadline
+ * is uv_hrtime() + s in nanoseconds, woken at most LANES_TIMER_SLACK_NS plus
+ * the loop's own delay after it). */
 void lanes_fiber_sleep(lanes_fiber *f, double seconds);
 /* From inside f: lets the other ready fibers and the loop's I/O run once. */
 void lanes_fiber_yield(lanes_fiber *f);

@@ -67,7 +67,7 @@ int lanes_buf_reserve(lanes_buf *b, size_t n)
     return 0;
 }
 
-int lanes_buf_append(lanes_buf *b, const void *p, size_t n)
+int lanes_buf_append_grow(lanes_buf *b, const void *p, size_t n)
 {
     int rc = lanes_buf_reserve(b, n);
     if (rc)

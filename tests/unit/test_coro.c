@@ -213,6 +213,74 @@ static void test_stack_reuse(void **state)
 }
 
 /*
+ * A trim gives the pages of cached stacks back to the kernel (all but the 8
+ * used last), so a burst of suspended handlers does not leave its RSS behind:
+ * each coroutine dirties 64 KiB of its stack; after the trim, mincore()
+ * finds those pages gone from the cold stacks and still there in the warm.
+ */
+#define DIRTY (64 * KiB)
+
+static void dirty_stack_fn(void *arg)
+{
+    volatile char big[DIRTY];
+    for (size_t i = 0; i < DIRTY; i += 512)
+        big[i] = (char)i;
+    *(uintptr_t *)arg = (uintptr_t)&big[0];
+}
+
+static size_t resident_pages(uintptr_t lo, size_t len)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (lo + page - 1) & ~(uintptr_t)(page - 1);   /* whole pages inside */
+    size_t n = (lo + len - a) / page;
+    unsigned char vec[DIRTY / 4096 + 1];
+    assert_true(n <= sizeof vec);
+    assert_int_equal(mincore((void *)a, n * page, vec), 0);
+    size_t r = 0;
+    for (size_t i = 0; i < n; i++)
+        r += vec[i] & 1;
+    return r;
+}
+
+static void test_trim_releases_cold_stacks(void **state)
+{
+    (void)state;
+    enum { COROS = 20, WARM = 8 };
+    lanes_coro_pool *pool = NULL;
+    assert_int_equal(lanes_coro_pool_new(&pool, 256 * KiB, 64), 0);
+    lanes_coro *co[COROS];
+    uintptr_t lo[COROS];
+    for (int i = 0; i < COROS; i++) {
+        co[i] = lanes_coro_new(pool, dirty_stack_fn, &lo[i], "dirty");
+        assert_non_null(co[i]);
+    }
+    for (int i = 0; i < COROS; i++)
+        run_to_end(co[i]);
+    for (int i = 0; i < COROS; i++)
+        lanes_coro_free(co[i]);   /* the last freed (19) is the warmest */
+    /* Leave out the top 8 KiB of each dirtied range: near the frame's top. */
+    size_t span = DIRTY - 8 * KiB;
+    for (int i = 0; i < COROS; i++)
+        assert_true(resident_pages(lo[i], span) > 0);
+    assert_int_equal(lanes_coro_pool_trim(pool, 64), 0);   /* nothing unmapped */
+    assert_int_equal(lanes_coro_pool_cached(pool), COROS);
+    for (int i = 0; i < COROS; i++) {
+        size_t r = resident_pages(lo[i], span);
+        if (i >= COROS - WARM)
+            assert_true(r > 0);             /* warm: kept */
+        else
+            assert_int_equal(r, 0);         /* cold: given back */
+    }
+    /* A released stack is reused as it was (zero pages fault back in). */
+    uintptr_t again;
+    lanes_coro *c = lanes_coro_new(pool, dirty_stack_fn, &again, "again");
+    assert_non_null(c);
+    run_to_end(c);
+    lanes_coro_free(c);
+    lanes_coro_pool_free(pool);
+}
+
+/*
  * One stack reused by many coroutines in a row, as a busy worker does. Under
  * TSan each finished coroutine used to leave its never-returned entry frames
  * on the fiber's shadow call stack; after ~20,000 reuses TSan crashed in
@@ -833,6 +901,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ping_pong),
         cmocka_unit_test(test_many_interleaved),
         cmocka_unit_test(test_stack_reuse),
+        cmocka_unit_test(test_trim_releases_cold_stacks),
         cmocka_unit_test(test_stack_reused_many_times),
         cmocka_unit_test(test_recycled_stack_not_poisoned),
         cmocka_unit_test(test_registers_survive),

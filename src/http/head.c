@@ -121,7 +121,9 @@ int lanes_http_head_write(lanes_buf *h, const lanes_http_head *r)
         rc = rc ? rc : put_str(h, r->content_type);
         rc = rc ? rc : put_str(h, "\r\n");
     }
-    if (body) {
+    if (body && r->framing == LANES_HTTP_CHUNKED) {
+        rc = rc ? rc : put_str(h, "Transfer-Encoding: chunked\r\n");
+    } else if (body && r->framing == LANES_HTTP_LENGTH) {
         rc = rc ? rc : put_str(h, "Content-Length: ");
         rc = rc ? rc : put_uint(h, r->body_len);
         rc = rc ? rc : put_str(h, "\r\n");

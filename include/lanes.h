@@ -173,7 +173,7 @@ int lanes_set_header(lanes_req *req, const char *name, const char *value);
  * 32 KiB chunks). A write that finds the queue at the mark waits until the
  * client has read enough: in LANES_LOOP the coroutine is suspended and the
  * loop serves everyone else; in LANES_THREAD the thread blocks. A client that
- * reads nothing for --header-timeout seconds while bytes wait is disconnected.
+ * reads nothing for --timeout-header seconds while bytes wait is disconnected.
  * LANES_PROCESS and LANES_JOB handlers cannot stream (-ENOTSUP): send one
  * answer there.
  *

@@ -533,15 +533,20 @@ static void sse_ticks(lanes_req *req)
     }
     const char *last = lanes_sse_last_event_id(req);
     long long first = last ? strtoll(last, NULL, 10) + 1 : 0;
+    /* upto: this connection ends after that many events, as a dropped one
+     * would; EventSource reconnects with Last-Event-ID and the ticks go on. */
+    long long upto = lanes_query_int(req, "upto", 0);
+    if (upto > 0 && first + upto < n)
+        n = first + upto;
     int rc = lanes_sse_begin(req, ka);
     if (rc == 0)
         rc = lanes_sse_retry(req, (int)lanes_query_int(req, "retry", 1000));
     for (long long i = first; rc == 0 && i < n; i++) {
         if (i > first && ms > 0)
             lanes_sleep(req, (double)ms / 1000.0);
-        char id[24], data[96];
+        char id[24], data[160];
         snprintf(id, sizeof id, "%lld", i);
-        snprintf(data, sizeof data, "tick %lld of %lld\nworker %d", i, n, lanes_pid(req));
+        snprintf(data, sizeof data, "tick %lld\nlast-event-id %s", i, last ? last : "-");
         rc = lanes_sse_send(req, "tick", data, id);
         if (rc < 0)
             stream_stopped(req, "sse", i, rc);
@@ -608,9 +613,9 @@ static const route routes[] = {
       "mb MiB streamed in chunk-byte writes, as fast as the client reads" },
     { "GET", "/stream/bytes/thread", stream_bytes, LANES_THREAD, "mb:int,chunk:int",
       "/stream/bytes on a pool thread" },
-    { "GET", "/sse", sse_ticks, LANES_LOOP, "n:int,ms:int,ka:double,retry:int,hold:int",
+    { "GET", "/sse", sse_ticks, LANES_LOOP, "n:int,ms:int,ka:double,retry:int,hold:int,upto:int",
       "Server-Sent Events: n tick events, one every ms; resumes after Last-Event-ID" },
-    { "GET", "/sse/thread", sse_ticks, LANES_THREAD, "n:int,ms:int,ka:double,retry:int,hold:int",
+    { "GET", "/sse/thread", sse_ticks, LANES_THREAD, "n:int,ms:int,ka:double,retry:int,hold:int,upto:int",
       "/sse with its handler on a pool thread" },
     { "GET", "/file", send_demo_file, LANES_LOOP, NULL, "the file named by $LANES_DEMO_FILE, by sendfile(2)" },
     { "GET", "/file/thread", send_demo_file, LANES_THREAD, NULL, "/file from a pool thread" },

@@ -174,8 +174,10 @@ int lanes_set_header(lanes_req *req, const char *name, const char *value);
  * client has read enough: in LANES_LOOP the coroutine is suspended and the
  * loop serves everyone else; in LANES_THREAD the thread blocks. A client that
  * reads nothing for --timeout-header seconds while bytes wait is disconnected.
- * LANES_PROCESS and LANES_JOB handlers cannot stream (-ENOTSUP): send one
- * answer there.
+ * In LANES_PROCESS the helper sends each piece to its worker as a frame and
+ * blocks in that write while the worker holds its client's queue at the mark;
+ * a helper that dies mid-stream cuts the body short (the connection closes
+ * without the last chunk). LANES_JOB handlers cannot stream (-ENOTSUP).
  *
  * Errors: once the client has gone, every write returns a negative errno
  * (-EPIPE, -ECONNRESET, ...): stop and return. A handler that returns without
@@ -204,7 +206,7 @@ int lanes_stream_error(const lanes_req *req);
  * Answers 200 with the file at path as the body (with Content-Length), copied
  * from the page cache to the socket by sendfile(2) without passing through
  * user space. In LANES_LOOP the copy runs on a pool thread while the coroutine
- * waits. Returns 0 once it is sent; -ENOENT/-EACCES/-EISDIR (nothing has
+ * waits. Not in LANES_PROCESS (-ENOTSUP: the helper has no socket). Returns 0 once it is sent; -ENOENT/-EACCES/-EISDIR (nothing has
  * been answered: answer yourself, e.g. lanes_error(req, 404, ...)), or an
  * error from the socket (the connection is then closed).
  */
@@ -219,7 +221,7 @@ int lanes_send_file(lanes_req *req, const char *path, const char *content_type);
  *
  * keepalive_s > 0 sends ": keep-alive" comments when nothing else was sent
  * for that long, whatever the handler is doing (sleeping, computing), so
- * proxies do not cut an idle stream. data with newlines becomes several
+ * proxies do not cut an idle stream (LOOP and THREAD; not in LANES_PROCESS). data with newlines becomes several
  * data: lines (the browser joins them with \n); event and id may be NULL and
  * must not contain CR or LF (-EINVAL).
  */

@@ -462,6 +462,7 @@ static void stream_chunks(lanes_req *req)
 {
     long long n = lanes_query_int(req, "n", 10), ms = lanes_query_int(req, "ms", 100);
     long long size = lanes_query_int(req, "size", 0);
+    long long crash_at = lanes_query_int(req, "crash_at", -1);   /* PROCESS tests: die mid-stream */
     if (n < 0 || ms < 0 || size < 0 || size > 16 * 1024 * 1024) {
         lanes_error(req, 422, "n, ms and size must be >= 0 (size <= 16 MiB)");
         return;
@@ -475,6 +476,10 @@ static void stream_chunks(lanes_req *req)
     for (long long i = 0; rc == 0 && i < n; i++) {
         if (i > 0 && ms > 0)
             lanes_sleep(req, (double)ms / 1000.0);
+        if (i == crash_at && lanes_req_lane(req) == LANES_PROCESS) {
+            volatile int *volatile nowhere = NULL;
+            *nowhere = 1;
+        }
         if (pad) {
             int k = snprintf(pad, (size_t)size, "chunk %lld of %lld\n", i, n);
             if (k > 0 && k < size)
@@ -605,10 +610,12 @@ static const route routes[] = {
     { "GET", "/cycle/job", cycle, LANES_JOB, "n:int", "the /cycle body as a durable job: 202, then GET /jobs/{id}" },
     { "GET", "/fib/{n:int}/job", fib, LANES_JOB, NULL, "recursive Fibonacci as a durable job" },
     { "GET", "/sleep/job", wait_sync, LANES_JOB, "s:double", "a job that sleeps s seconds (tests, demos)" },
-    { "GET", "/stream", stream_chunks, LANES_LOOP, "n:int,ms:int,size:int",
+    { "GET", "/stream", stream_chunks, LANES_LOOP, "n:int,ms:int,size:int,crash_at:int",
       "streamed answer: n chunks, one every ms (chunked; HTTP/1.0: until close)" },
-    { "GET", "/stream/thread", stream_chunks, LANES_THREAD, "n:int,ms:int,size:int",
+    { "GET", "/stream/thread", stream_chunks, LANES_THREAD, "n:int,ms:int,size:int,crash_at:int",
       "/stream with its handler on a pool thread" },
+    { "GET", "/stream/process", stream_chunks, LANES_PROCESS, "n:int,ms:int,size:int,crash_at:int",
+      "/stream from a helper process (its frames carry the chunks)" },
     { "GET", "/stream/bytes", stream_bytes, LANES_LOOP, "mb:int,chunk:int",
       "mb MiB streamed in chunk-byte writes, as fast as the client reads" },
     { "GET", "/stream/bytes/thread", stream_bytes, LANES_THREAD, "mb:int,chunk:int",
@@ -617,6 +624,10 @@ static const route routes[] = {
       "Server-Sent Events: n tick events, one every ms; resumes after Last-Event-ID" },
     { "GET", "/sse/thread", sse_ticks, LANES_THREAD, "n:int,ms:int,ka:double,retry:int,hold:int,upto:int",
       "/sse with its handler on a pool thread" },
+    { "GET", "/sse/process", sse_ticks, LANES_PROCESS, "n:int,ms:int,ka:double,retry:int,hold:int,upto:int",
+      "/sse from a helper process" },
+    { "GET", "/stream/bytes/process", stream_bytes, LANES_PROCESS, "mb:int,chunk:int",
+      "/stream/bytes from a helper process" },
     { "GET", "/file", send_demo_file, LANES_LOOP, NULL, "the file named by $LANES_DEMO_FILE, by sendfile(2)" },
     { "GET", "/file/thread", send_demo_file, LANES_THREAD, NULL, "/file from a pool thread" },
 };

@@ -114,6 +114,11 @@ struct lanes_rt {
     struct lanes_wq_hub *wqhub;
     _Atomic int nstreams;          /* streamed answers under way (a gauge) */
     _Atomic long stream_queued;    /* their bytes queued and not yet sent */
+    /* In a PROCESS helper only (app/procs.c): sends one piece of a streamed
+     * answer to the worker (kind: LANES_PW_STREAM_HEAD/DATA/END). 0 or a
+     * negative errno (-EPIPE once the worker has cancelled the stream). */
+    int (*helper_stream)(lanes_req *req, int kind, int status, const char *content_type,
+                         const void *bytes, size_t len);
 
     /* Published by the loop thread for the watchdog (see watchdog.h). */
     pthread_t loop_thread;

@@ -24,6 +24,7 @@
 #include "app/rt.h"
 #include "app/wq.h"
 #include "http/head.h"
+#include "lanes/procwire.h"
 
 /* Bytes per chunk at most: a big write becomes several chunks. */
 #define PIECE (32 * 1024)
@@ -37,6 +38,7 @@ struct lanes_stream {
     int head_only;                 /* HEAD: the head goes out, bodies are dropped */
     int ended;                     /* the last chunk is written */
     int finished;                  /* lanes_stream_finish ran */
+    int helper;                    /* in a PROCESS helper: pieces go to the worker as frames */
     lanes_buf trailers;            /* "Name: value\r\n" lines for the last chunk */
     /* SSE keep-alive comments: a loop timer, started on the loop thread. */
     double ka_s;
@@ -69,6 +71,31 @@ static const char *date_line(lanes_req *req, char *own, size_t cap)
     return own;
 }
 
+/* In a PROCESS helper: the worker builds the head and frames the body; the
+ * helper sends what the handler gave, as STREAM frames (procs.c). Its
+ * blocking write to the worker is the backpressure. */
+static int helper_start(lanes_req *req, int status, const char *content_type, int framing)
+{
+    if (framing == LANES_HTTP_LENGTH)
+        return -ENOTSUP;   /* files: the helper has no client socket */
+    struct lanes_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->helper = 1;
+    s->req = req;
+    s->framing = framing;
+    s->q.req = req;
+    req->stream = s;
+    req->stream_release = lanes_stream_release;
+    snprintf(req->content_type, sizeof req->content_type, "%s", content_type ? content_type : "");
+    req->status = status;
+    req->responded = 1;
+    req->streamed = 1;
+    int rc = req->rt->helper_stream(req, LANES_PW_STREAM_HEAD, status, req->content_type,
+                                    req->res_headers.data, req->res_headers.len);
+    return rc < 0 ? (s->q.err = rc) : 0;
+}
+
 /* Starts req's stream: builds and queues the head. */
 static int stream_start(lanes_req *req, int status, const char *content_type, int framing, size_t length)
 {
@@ -76,8 +103,10 @@ static int stream_start(lanes_req *req, int status, const char *content_type, in
         return -EINVAL;
     if (req->stream || req->streamed)
         return -EALREADY;
-    /* A helper process and a job runner have no connection to write to. */
-    if (!req->rt->wqhub || !req->rt->ops || req->lane_now == LANES_PROCESS || req->lane_now == LANES_JOB)
+    if (req->rt->helper_stream)
+        return helper_start(req, status, content_type, framing);
+    /* A job runner has no connection to write to. */
+    if (!req->rt->wqhub || !req->rt->ops || req->lane_now == LANES_JOB)
         return -ENOTSUP;
     struct lanes_stream *s = calloc(1, sizeof *s);
     if (!s)
@@ -154,7 +183,11 @@ int lanes_stream_write(lanes_req *req, const void *data, size_t len)
     const char *p = data;
     while (len > 0 && rc == 0) {
         size_t n = len > PIECE ? PIECE : len;
-        if (s->framing == LANES_HTTP_CHUNKED) {
+        if (s->helper) {
+            rc = req->rt->helper_stream(req, LANES_PW_STREAM_DATA, 0, NULL, p, n);
+            if (rc < 0)
+                s->q.err = rc;
+        } else if (s->framing == LANES_HTTP_CHUNKED) {
             char size[24];
             int sl = snprintf(size, sizeof size, "%zx\r\n", n);
             uv_buf_t b[3] = { uv_buf_init(size, (unsigned)sl), uv_buf_init((char *)p, (unsigned)n),
@@ -226,6 +259,10 @@ int lanes_stream_end(lanes_req *req)
     if (!s)
         return rc;
     s->ended = 1;
+    if (s->helper) {
+        rc = req->rt->helper_stream(req, LANES_PW_STREAM_END, 0, NULL, s->trailers.data, s->trailers.len);
+        return rc < 0 ? (s->q.err = rc) : 0;
+    }
     lanes_buf b;
     lanes_buf_init(&b);
     rc = end_bytes(s, &b);
@@ -235,6 +272,30 @@ int lanes_stream_end(lanes_req *req)
     }
     lanes_buf_free(&b);
     return rc;
+}
+
+lanes_wq *lanes_stream_wq(lanes_req *req)
+{
+    struct lanes_stream *s = req->stream;
+    return s && !s->helper && !s->finished ? &s->q : NULL;
+}
+
+int lanes_stream_end_raw(lanes_req *req, const char *trailer_lines, size_t len)
+{
+    int rc;
+    struct lanes_stream *s = writable(req, &rc);
+    if (!s)
+        return rc;
+    if (len && lanes_buf_append(&s->trailers, trailer_lines, len) < 0)
+        return -ENOMEM;
+    return lanes_stream_end(req);
+}
+
+void lanes_stream_abort(lanes_req *req, int err)
+{
+    struct lanes_stream *s = req->stream;
+    if (s && !s->q.err)
+        s->q.err = err < 0 ? err : -EPIPE;
 }
 
 int lanes_stream_error(const lanes_req *req)
@@ -254,6 +315,12 @@ void lanes_stream_finish(lanes_req *req)
     struct lanes_stream *s = req->stream;
     if (!s || s->finished)
         return;
+    if (s->helper) {
+        if (!s->ended && !s->q.err)
+            lanes_stream_end(req);   /* the worker ends the body */
+        s->finished = 1;
+        return;
+    }
     s->finished = 1;
     if (s->ka_init)
         uv_timer_stop(&s->ka);
@@ -282,7 +349,7 @@ void lanes_stream_release(lanes_req *req)
     req->stream = NULL;
     if (!s)
         return;
-    if (!s->finished)
+    if (!s->finished && !s->helper)
         lanes_stream_finish(req);
     lanes_buf_free(&s->trailers);
     s->req = NULL;
@@ -428,7 +495,7 @@ int lanes_sse_begin(lanes_req *req, double keepalive_s)
     if (rc == 0)
         rc = lanes_stream_begin(req, 200, "text/event-stream; charset=utf-8");
     struct lanes_stream *s = req->stream;
-    if (s && keepalive_s > 0) {
+    if (s && keepalive_s > 0 && !s->helper) {
         s->ka_s = keepalive_s;
         if (on_loop(req))
             start_keepalive(&s->q);

@@ -22,6 +22,12 @@
  * did not (last chunk), hands over what a pool thread left, and decides
  * whether the connection can be kept. */
 void lanes_stream_finish(lanes_req *req);
+/* The worker's side of a PROCESS stream (procs.c), loop thread: the wq to
+ * watch (NULL when none), the end with the helper's trailer lines, and a
+ * stream cut short (the helper died: no last chunk, the connection closes). */
+struct lanes_wq *lanes_stream_wq(lanes_req *req);
+int lanes_stream_end_raw(lanes_req *req, const char *trailer_lines, size_t len);
+void lanes_stream_abort(lanes_req *req, int err);
 /* Loop thread: frees req's stream (its keep-alive timer closes first). */
 void lanes_stream_release(lanes_req *req);
 

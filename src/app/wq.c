@@ -327,4 +327,6 @@ void lanes_wq_drained(lanes_req *req)
         sync_thread_side(q);
     else
         lanes_wq_queued(q);
+    if (q->drained_hook)
+        q->drained_hook(q);
 }

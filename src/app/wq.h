@@ -41,7 +41,11 @@ struct lanes_wq {
     /* Called on the loop thread each time the loop flushes bytes a pool
      * thread wrote (first flush included), e.g. to start a timer there. */
     void (*loop_hook)(lanes_wq *q);
+    /* Called on the loop thread by lanes_wq_drained, after the writer is
+     * woken (a PROCESS stream resumes reading its helper). */
+    void (*drained_hook)(lanes_wq *q);
     void *owner;
+    void *hook_arg;
 
     /* ---- a pool thread's side, under the hub's mutex ---- */
     lanes_buf tbuf;                /* bytes written by the thread, not yet handed over */

@@ -69,7 +69,7 @@ def curl(*args, timeout=30):
 
 class Streams(ServerTestCase):
     # A short write stall bound, so the never-reading client is closed soon.
-    flags = ("--timeout-header", "2", "--threads", "4")
+    flags = ("--timeout-header", "2", "--threads", "4", "--procs", "2")
 
     def chunks_arrive_early(self, path):
         """The first chunk is read long before the handler has finished."""
@@ -96,8 +96,22 @@ class Streams(ServerTestCase):
     def test_chunks_arrive_while_handler_runs_thread(self):
         self.chunks_arrive_early("/stream/thread?n=4&ms=300")
 
+    def test_chunks_arrive_while_handler_runs_process(self):
+        self.chunks_arrive_early("/stream/process?n=4&ms=300")
+
+    def test_process_helper_dies_mid_stream(self):
+        """No last chunk: the client sees a truncated body, the connection closes."""
+        with connect(self.srv.port, 10) as s:
+            send_get(s, self.srv.port, "/stream/process?n=5&ms=20&crash_at=2")
+            rd = Reader(s)
+            self.assertTrue(rd.closed(8))
+        self.assertIn(b"chunk 1 of 5", rd.buf)
+        self.assertNotIn(b"\r\n0\r\n", rd.buf)
+        self.assertIn("cut short", self.srv.log())
+        self.assert_alive()
+
     def test_curl_stream_and_trailer(self):
-        for path in ("/stream?n=5&ms=10", "/stream/thread?n=5&ms=10"):
+        for path in ("/stream?n=5&ms=10", "/stream/thread?n=5&ms=10", "/stream/process?n=5&ms=10"):
             p = curl("http://127.0.0.1:%d%s" % (self.srv.port, path))
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertEqual(p.stdout.decode(), "".join("chunk %d of 5\n" % i for i in range(5)))
@@ -114,7 +128,7 @@ class Streams(ServerTestCase):
     def test_keep_alive_after_stream(self):
         with connect(self.srv.port, 10) as s:
             rd = Reader(s)
-            for path in ("/stream?n=3&ms=5", "/stream/thread?n=3&ms=5", "/"):
+            for path in ("/stream?n=3&ms=5", "/stream/thread?n=3&ms=5", "/stream/process?n=3&ms=5", "/"):
                 send_get(s, self.srv.port, path)
                 r = rd.response()
                 self.assertEqual(r.status, 200)
@@ -123,7 +137,7 @@ class Streams(ServerTestCase):
             self.assertEqual(r.header("content-length"), str(len(r.body)))
 
     def test_http10_is_close_delimited(self):
-        for path in ("/stream?n=3&ms=5", "/stream/thread?n=3&ms=5"):
+        for path in ("/stream?n=3&ms=5", "/stream/thread?n=3&ms=5", "/stream/process?n=3&ms=5"):
             with connect(self.srv.port, 10) as s:
                 send_get(s, self.srv.port, path, version="HTTP/1.0", extra="Connection: keep-alive\r\n")
                 rd = Reader(s)
@@ -154,7 +168,7 @@ class Streams(ServerTestCase):
         return p.stdout.decode()
 
     def test_sse_fields_and_multiline_data(self):
-        for lane in ("/sse", "/sse/thread"):
+        for lane in ("/sse", "/sse/thread", "/sse/process"):
             text = self.sse(lane + "?n=3&ms=10&retry=250")
             self.assertTrue(text.startswith("retry: 250\n\n"), text[:80])
             events = [e for e in text.split("\n\n") if e.startswith("id:")]
@@ -193,22 +207,22 @@ class Streams(ServerTestCase):
         rss0 = self.srv.rss_mb()
         socks = []
         try:
-            for path in ("/stream/bytes?mb=400", "/stream/bytes/thread?mb=400"):
+            for path in ("/stream/bytes?mb=400", "/stream/bytes/thread?mb=400", "/stream/bytes/process?mb=400"):
                 s = socket.socket()
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
                 s.connect((lanesrv.HOST, port))
                 send_get(s, port, path)
                 socks.append(s)
-            self.assertTrue(wait_for(lambda: metric(port, "lanes_open_streams") == 2, 5))
+            self.assertTrue(wait_for(lambda: metric(port, "lanes_open_streams") == 3, 5))
             time.sleep(0.8)
             queued = metric(port, "lanes_stream_queued_bytes")
             rss1 = self.srv.rss_mb()
             # Each stream: the mark plus at most one 32 KiB chunk (and its framing).
             self.assertGreater(queued, 0)
-            self.assertLessEqual(queued, 2 * (HIGH + PIECE + 64), queued)
-            self.assertLess(rss1 - rss0, 30, "RSS grew %.1f MB with 2 stalled streams" % (rss1 - rss0))
+            self.assertLessEqual(queued, 3 * (HIGH + PIECE + 64), queued)
+            self.assertLess(rss1 - rss0, 30, "RSS grew %.1f MB with 3 stalled streams" % (rss1 - rss0))
             # Stalled: closed after the 2 s stall bound, each handler sees it.
-            ok = wait_for(lambda: self.srv.log().count("bytes stopped after") >= 2, 8)
+            ok = wait_for(lambda: self.srv.log().count("bytes stopped after") >= 3, 8)
             self.assertTrue(ok, self.srv.log()[-2000:])
             self.assertTrue(wait_for(lambda: metric(port, "lanes_open_streams") == 0, 3))
             self.assertEqual(metric(port, "lanes_stream_queued_bytes"), 0)
@@ -238,6 +252,12 @@ class Streams(ServerTestCase):
 
     def test_disconnect_mid_stream_thread(self):
         self.disconnect_mid_stream("/stream/thread?n=200&ms=20")
+
+    def test_disconnect_mid_stream_process(self):
+        """The worker cancels; the helper's next write fails; the helper serves on."""
+        self.disconnect_mid_stream("/stream/process?n=200&ms=20")
+        p = curl("http://127.0.0.1:%d/stream/process?n=2&ms=0" % self.srv.port)
+        self.assertEqual(p.stdout, b"chunk 0 of 2\nchunk 1 of 2\n")
 
     # ---- files ---------------------------------------------------------------
 
@@ -269,7 +289,7 @@ class Streams(ServerTestCase):
 
     def test_routes_in_openapi(self):
         st, body = lanesrv.get(self.srv.port, "/openapi.json")
-        for p in ("/stream", "/sse", "/stream/thread", "/sse/thread"):
+        for p in ("/stream", "/sse", "/stream/thread", "/sse/thread", "/stream/process", "/sse/process"):
             self.assertIn('"%s"' % p, body.decode())
 
 

@@ -266,9 +266,9 @@ int lanes_stream_end(lanes_req *req)
     lanes_buf b;
     lanes_buf_init(&b);
     rc = end_bytes(s, &b);
-    if (rc == 0 && b.len) {
-        uv_buf_t ub = uv_buf_init(b.data, (unsigned)b.len);
-        rc = lanes_wq_write(&s->q, &ub, 1);
+    if (rc == 0) {
+        uv_buf_t ub = uv_buf_init(b.data ? b.data : "", (unsigned)b.len);
+        rc = lanes_wq_write_last(&s->q, &ub, b.len ? 1 : 0);
     }
     lanes_buf_free(&b);
     return rc;
@@ -453,7 +453,9 @@ int lanes_send_file(lanes_req *req, const char *path, const char *content_type)
 static void on_keepalive(uv_timer_t *t)
 {
     struct lanes_stream *s = t->data;
-    if (!s->req || s->ended || s->finished || s->q.err)
+    /* Loop-side state only: a THREAD handler writes `ended`; the wq's seal
+     * (lanes_wq_write_last) is what keeps a comment from following the end. */
+    if (!s->req || s->finished)
         return;
     unsigned long w = atomic_load_explicit(&s->writes, memory_order_relaxed);
     if (w != s->writes_seen) {

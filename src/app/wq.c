@@ -231,7 +231,7 @@ static int in_fiber(const lanes_wq *q)
     return on_loop_thread(q) && lanes_fiber_inside(&q->req->fiber);
 }
 
-static int thread_write(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs)
+static int thread_write(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs, int last)
 {
     struct lanes_wq_hub *hub = q->req->rt->wqhub;
     if (!hub)
@@ -245,6 +245,8 @@ static int thread_write(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs)
     int rc = q->terr;
     for (unsigned i = 0; rc == 0 && i < nbufs; i++)
         rc = lanes_buf_append(&q->tbuf, bufs[i].base, bufs[i].len);
+    if (last)
+        q->sealed = 1;   /* with its bytes, under the lock: write_now sees both or neither */
     int signal = rc == 0 && mark_dirty(hub, q);
     pthread_mutex_unlock(&hub->mu);
     if (signal)
@@ -252,15 +254,19 @@ static int thread_write(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs)
     return rc;
 }
 
-int lanes_wq_write(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs)
+static int write_any(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs, int last)
 {
     if (q->err)
         return q->err;
     if (!in_fiber(q)) {
-        if (on_loop_thread(q))
-            return lanes_wq_write_now(q, bufs, nbufs);
-        return thread_write(q, bufs, nbufs);
+        if (on_loop_thread(q)) {
+            int rc = lanes_wq_write_now(q, bufs, nbufs);
+            q->sealed |= last;
+            return rc;
+        }
+        return thread_write(q, bufs, nbufs, last);
     }
+    q->sealed |= last;
     lanes_req *req = q->req;
     int rc = req->conn ? req->rt->ops->write(req, bufs, nbufs) : -EPIPE;
     if (rc < 0)
@@ -268,11 +274,29 @@ int lanes_wq_write(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs)
     return loop_wait_below(q, q->high);
 }
 
+int lanes_wq_write(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs)
+{
+    return write_any(q, bufs, nbufs, 0);
+}
+
+int lanes_wq_write_last(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs)
+{
+    return write_any(q, bufs, nbufs, 1);
+}
+
 int lanes_wq_write_now(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs)
 {
     lanes_req *req = q->req;
-    if (req->rt->wqhub && (q->dirty || q->tbuf.len))
-        flush_one(q);
+    struct lanes_wq_hub *hub = req->rt->wqhub;
+    int sealed = q->sealed;
+    if (hub) {
+        flush_one(q);   /* a pool thread's bytes first: the order holds */
+        pthread_mutex_lock(&hub->mu);
+        sealed = q->sealed;
+        pthread_mutex_unlock(&hub->mu);
+    }
+    if (sealed)
+        return 0;   /* the last bytes are queued (and went out first) */
     int rc = req->conn ? req->rt->ops->write(req, bufs, nbufs) : -EPIPE;
     lanes_wq_queued(q);
     return rc;

@@ -57,6 +57,7 @@ struct lanes_wq {
     size_t wait_below;             /* the thread waits until tbuf + wire < this */
     int thread_waiting;
     int want_fd;                   /* the thread waits for a dup of the socket */
+    int sealed;                    /* the last bytes are queued: write_now adds nothing */
     int fd;                        /* -1, or the dup handed over */
     pthread_cond_t cv;
 };
@@ -76,6 +77,10 @@ void lanes_wq_fini(lanes_wq *q);
 /* The handler's lane (LOOP coroutine or pool thread): queues bufs and waits
  * while the queue is at the mark. 0 or a negative errno. */
 int lanes_wq_write(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs);
+/* The same for the last bytes (a stream's last chunk): afterwards
+ * lanes_wq_write_now drops what it is given, so a loop-side writer (a
+ * keep-alive timer) can never add bytes after them. */
+int lanes_wq_write_last(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs);
 /* Same lanes: waits until the queue is empty, then returns a dup of the
  * connection's socket for a zero-copy sender. fd or a negative errno. */
 int lanes_wq_take_fd(lanes_wq *q);

@@ -198,6 +198,23 @@ class Streams(ServerTestCase):
             self.assertLessEqual(n, 6, text)
             self.assertGreaterEqual(took, 0.95)
 
+    def test_sse_keepalive_never_follows_the_last_chunk(self):
+        """Regression: a keep-alive timer firing as a THREAD handler ends its
+        stream must not add a comment after the last chunk (it would be read
+        as the start of the next answer on the kept-alive connection)."""
+        with connect(self.srv.port, 20) as s:
+            rd = Reader(s)
+            for i in range(40):
+                lane = "/sse/thread" if i % 2 else "/sse"
+                send_get(s, self.srv.port, lane + "?n=2&ms=2&ka=0.001")
+                r = rd.response()
+                self.assertEqual(r.status, 200)
+                self.assertTrue(r.body.decode().endswith("\n\n"), r.body[-80:])
+            send_get(s, self.srv.port, "/")
+            r = rd.response()
+            self.assertIn(b"hello world", r.body)
+            self.assertEqual(rd.buf, b"")
+
     # ---- bad clients -------------------------------------------------------
 
     def test_client_that_never_reads(self):

@@ -310,6 +310,29 @@ class Streams(ServerTestCase):
             self.assertIn('"%s"' % p, body.decode())
 
 
+class WatchdogCountsStreams(unittest.TestCase):
+    def test_blocked_loop_names_open_streams(self):
+        """A LOOP handler that blocks the loop stalls every stream of the
+        worker: the watchdog's line says how many were open."""
+        srv = Server("--block-warn", "0.2").start()
+        socks = []
+        try:
+            for path in ("/sse?n=1000&ms=100", "/stream/thread?n=1000&ms=100"):
+                s = connect(srv.port, 10)
+                send_get(s, srv.port, path)
+                s.recv(100)
+                socks.append(s)
+            st, _ = lanesrv.get(srv.port, "/blockwait?s=0.6", timeout=10)
+            self.assertEqual(st, 200)
+            ok = wait_for(lambda: "2 open stream(s) stalled" in srv.log(), 5)
+            self.assertTrue(ok, srv.log()[-2000:])
+        finally:
+            for s in socks:
+                s.close()
+            srv.stop()
+            srv.close_log()
+
+
 class ShutdownWithOpenStreams(unittest.TestCase):
     def test_graceful_timeout_bounds_open_streams(self):
         srv = Server("--graceful-timeout", "1.5").start()

@@ -127,6 +127,9 @@ static int flush_one(lanes_wq *q)
     lanes_buf t = q->tbuf;
     q->tbuf = q->lbuf;
     q->lbuf = t;
+    /* The moved bytes count as queued until sync_thread_side reads the real
+     * queue: else the thread would see room that is not there. */
+    q->wire += (long)q->lbuf.len;
     int terr = q->terr;
     pthread_mutex_unlock(&hub->mu);
     int rc = 0;
@@ -158,17 +161,24 @@ static void unlink_dirty(struct lanes_wq_hub *hub, lanes_wq *q)
 static void on_async(uv_async_t *a)
 {
     struct lanes_wq_hub *hub = a->data;
+    /* Take the list under the lock into next_flush, which only this thread
+     * uses: once a wq's dirty flag is clear its thread may put it on the
+     * hub's list again (next_dirty) while we are still walking ours. */
     pthread_mutex_lock(&hub->mu);
     lanes_wq *list = hub->dirty;
     hub->dirty = NULL;
-    for (lanes_wq *q = list; q; q = q->next_dirty)
+    for (lanes_wq *q = list; q; q = q->next_dirty) {
         q->dirty = 0;
+        q->next_flush = q->next_dirty;
+    }
+    for (lanes_wq *q = list; q; q = q->next_flush)
+        q->next_dirty = NULL;
     pthread_mutex_unlock(&hub->mu);
     /* A wq on this list belongs to a handler still running on its thread
      * (lanes_wq_fini unlinks it first), so it stays valid while we flush. */
     while (list) {
-        lanes_wq *next = list->next_dirty;
-        list->next_dirty = NULL;
+        lanes_wq *next = list->next_flush;
+        list->next_flush = NULL;
         flush_one(list);
         list = next;
     }

@@ -53,7 +53,8 @@ struct lanes_wq {
     long wire;                     /* the connection's queue as last seen */
     int terr;                      /* error as the thread sees it */
     int dirty;                     /* on the hub's list */
-    lanes_wq *next_dirty;
+    lanes_wq *next_dirty;          /* the hub's list (under its mutex) */
+    lanes_wq *next_flush;          /* the loop's private copy of that list */
     size_t wait_below;             /* the thread waits until tbuf + wire < this */
     int thread_waiting;
     int want_fd;                   /* the thread waits for a dup of the socket */

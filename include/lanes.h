@@ -154,6 +154,86 @@ int lanes_error(lanes_req *req, int status, const char *msg);
 /* Adds a response header. Names and values with CR/LF are refused (-EINVAL). */
 int lanes_set_header(lanes_req *req, const char *name, const char *value);
 
+/* ---- streamed answers: chunks, files, Server-Sent Events --------------------- */
+/*
+ * A handler may send its answer while it runs instead of when it returns:
+ *
+ *   lanes_stream_begin(req, 200, "text/plain");      the head goes out now
+ *   while (more) lanes_stream_write(req, buf, len);   each write is one piece
+ *   lanes_stream_end(req);                             the last chunk
+ *
+ * HTTP/1.1 clients get Transfer-Encoding: chunked and the connection stays
+ * open for the next request; HTTP/1.0 clients get the bytes as they are, ended
+ * by closing the connection. A HEAD request gets the head only (writes are
+ * accepted and dropped). Headers set with lanes_set_header() before begin go
+ * in the head; after begin the status and headers can no longer change.
+ *
+ * Backpressure: one stream keeps at most LANES_STREAM_HIGH_WATER bytes (64 KiB)
+ * queued for its client, plus the write in progress (big writes are cut into
+ * 32 KiB chunks). A write that finds the queue at the mark waits until the
+ * client has read enough: in LANES_LOOP the coroutine is suspended and the
+ * loop serves everyone else; in LANES_THREAD the thread blocks. A client that
+ * reads nothing for --timeout-header seconds while bytes wait is disconnected.
+ * In LANES_PROCESS the helper sends each piece to its worker as a frame and
+ * blocks in that write while the worker holds its client's queue at the mark;
+ * a helper that dies mid-stream cuts the body short (the connection closes
+ * without the last chunk). LANES_JOB handlers cannot stream (-ENOTSUP).
+ *
+ * Errors: once the client has gone, every write returns a negative errno
+ * (-EPIPE, -ECONNRESET, ...): stop and return. A handler that returns without
+ * lanes_stream_end gets its stream ended for it; one whose client has gone or
+ * whose stream failed has its connection closed.
+ * Call these only from the handler (its coroutine or its thread).
+ */
+#define LANES_STREAM_HIGH_WATER (64 * 1024)
+/* Sends the head. 0, -EINVAL (status outside 200..599, 204/304, bad content
+ * type), -EALREADY (already streaming), -ENOTSUP (lane), or a write error. */
+int lanes_stream_begin(lanes_req *req, int status, const char *content_type);
+/* Sends len bytes as one chunk (or several, over 32 KiB); waits at the mark.
+ * len 0 sends nothing. 0 or a negative errno. */
+int lanes_stream_write(lanes_req *req, const void *data, size_t len);
+int lanes_stream_printf(lanes_req *req, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Adds a trailer field sent after the last chunk (HTTP/1.1 only; dropped
+ * for HTTP/1.0). Before lanes_stream_end. 0, -EINVAL, -ENOMEM. */
+int lanes_stream_trailer(lanes_req *req, const char *name, const char *value);
+/* Sends the last chunk (with the trailers). 0 or a negative errno. */
+int lanes_stream_end(lanes_req *req);
+/* The error that ended the stream (a negative errno), 0 while it is fine. */
+int lanes_stream_error(const lanes_req *req);
+
+/*
+ * Answers 200 with the file at path as the body (with Content-Length), copied
+ * from the page cache to the socket by sendfile(2) without passing through
+ * user space. In LANES_LOOP the copy runs on a pool thread while the coroutine
+ * waits. Not in LANES_PROCESS (-ENOTSUP: the helper has no socket). Returns 0 once it is sent; -ENOENT/-EACCES/-EISDIR (nothing has
+ * been answered: answer yourself, e.g. lanes_error(req, 404, ...)), or an
+ * error from the socket (the connection is then closed).
+ */
+int lanes_send_file(lanes_req *req, const char *path, const char *content_type);
+
+/*
+ * Server-Sent Events (text/event-stream), for the browser's EventSource:
+ *
+ *   lanes_sse_begin(req, 15.0);                    keep-alive comment every 15 s
+ *   const char *last = lanes_sse_last_event_id(req);   resume after a reconnect
+ *   lanes_sse_send(req, "tick", "line 1\nline 2", "42");
+ *
+ * keepalive_s > 0 sends ": keep-alive" comments when nothing else was sent
+ * for that long, whatever the handler is doing (sleeping, computing), so
+ * proxies do not cut an idle stream (LOOP and THREAD; not in LANES_PROCESS). data with newlines becomes several
+ * data: lines (the browser joins them with \n); event and id may be NULL and
+ * must not contain CR or LF (-EINVAL).
+ */
+int lanes_sse_begin(lanes_req *req, double keepalive_s);
+int lanes_sse_send(lanes_req *req, const char *event, const char *data, const char *id);
+/* Tells the browser how long to wait before reconnecting (retry: ms). */
+int lanes_sse_retry(lanes_req *req, int ms);
+/* A comment line (ignored by EventSource). */
+int lanes_sse_comment(lanes_req *req, const char *text);
+/* The Last-Event-ID header of a reconnecting EventSource, or NULL. */
+const char *lanes_sse_last_event_id(const lanes_req *req);
+
 /* ---- lanes ----------------------------------------------------------------- */
 
 /* LOOP: suspends this coroutine for s seconds. Elsewhere: blocks this thread. */

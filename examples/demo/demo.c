@@ -11,6 +11,7 @@
  */
 #include <lanes.h>
 
+#include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -445,6 +446,132 @@ static void crash(lanes_req *req)
     lanes_text(req, 200, "survived a NULL store?");
 }
 
+/* ---- streamed answers ------------------------------------------------------------ */
+
+/* The handler sees a vanished client as an error from its write: it stops
+ * and says so (the tests read this line). */
+static void stream_stopped(lanes_req *req, const char *what, long long i, int rc)
+{
+    fprintf(stderr, "lanes-demo: %s stopped after %lld: %s\n", what, i, lanes_strerror(rc));
+    (void)req;
+}
+
+/* n chunks "chunk i of n\n" (padded to size bytes when size is given), one
+ * every ms milliseconds: FastAPI's StreamingResponse over a generator. */
+static void stream_chunks(lanes_req *req)
+{
+    long long n = lanes_query_int(req, "n", 10), ms = lanes_query_int(req, "ms", 100);
+    long long size = lanes_query_int(req, "size", 0);
+    long long crash_at = lanes_query_int(req, "crash_at", -1);   /* PROCESS tests: die mid-stream */
+    if (n < 0 || ms < 0 || size < 0 || size > 16 * 1024 * 1024) {
+        lanes_error(req, 422, "n, ms and size must be >= 0 (size <= 16 MiB)");
+        return;
+    }
+    char *pad = size > 0 ? malloc((size_t)size) : NULL;
+    if (size > 0 && !pad) {
+        lanes_error(req, 503, "out of memory");
+        return;
+    }
+    int rc = lanes_stream_begin(req, 200, "text/plain; charset=utf-8");
+    for (long long i = 0; rc == 0 && i < n; i++) {
+        if (i > 0 && ms > 0)
+            lanes_sleep(req, (double)ms / 1000.0);
+        if (i == crash_at && lanes_req_lane(req) == LANES_PROCESS) {
+            volatile int *volatile nowhere = NULL;
+            *nowhere = 1;
+        }
+        if (pad) {
+            int k = snprintf(pad, (size_t)size, "chunk %lld of %lld\n", i, n);
+            if (k > 0 && k < size)
+                memset(pad + k, '.', (size_t)(size - k));
+            pad[size - 1] = '\n';
+            rc = lanes_stream_write(req, pad, (size_t)size);
+        } else {
+            rc = lanes_stream_printf(req, "chunk %lld of %lld\n", i, n);
+        }
+        if (rc < 0)
+            stream_stopped(req, "stream", i, rc);
+    }
+    free(pad);
+    if (rc == 0) {
+        lanes_stream_trailer(req, "X-Chunks", n >= 0 ? "done" : "-");
+        lanes_stream_end(req);
+    }
+}
+
+/* mb MiB of bytes in chunk-byte writes, as fast as the client reads (bench). */
+static void stream_bytes(lanes_req *req)
+{
+    long long mb = lanes_query_int(req, "mb", 1), chunk = lanes_query_int(req, "chunk", 65536);
+    if (mb < 0 || mb > 65536 || chunk < 1 || chunk > 16 * 1024 * 1024) {
+        lanes_error(req, 422, "mb in 0..65536, chunk in 1..16777216");
+        return;
+    }
+    char *buf = calloc(1, (size_t)chunk);
+    if (!buf) {
+        lanes_error(req, 503, "out of memory");
+        return;
+    }
+    memset(buf, 'x', (size_t)chunk);
+    unsigned long long left = (unsigned long long)mb << 20;
+    int rc = lanes_stream_begin(req, 200, "application/octet-stream");
+    while (rc == 0 && left > 0) {
+        size_t n = left < (unsigned long long)chunk ? (size_t)left : (size_t)chunk;
+        rc = lanes_stream_write(req, buf, n);
+        left -= n;
+    }
+    if (rc < 0)
+        stream_stopped(req, "bytes", (long long)(((unsigned long long)mb << 20) - left), rc);
+    free(buf);
+}
+
+/* Server-Sent Events: n events "tick", one every ms, numbered after the
+ * Last-Event-ID a reconnecting EventSource sends; keep-alive comments every
+ * ka seconds while it waits. The data has two lines, to show the split. */
+static void sse_ticks(lanes_req *req)
+{
+    long long n = lanes_query_int(req, "n", 10), ms = lanes_query_int(req, "ms", 1000);
+    double ka = lanes_query_double(req, "ka", 15.0);
+    if (n < 0 || ms < 0) {
+        lanes_error(req, 422, "n and ms must be >= 0");
+        return;
+    }
+    const char *last = lanes_sse_last_event_id(req);
+    long long first = last ? strtoll(last, NULL, 10) + 1 : 0;
+    /* upto: this connection ends after that many events, as a dropped one
+     * would; EventSource reconnects with Last-Event-ID and the ticks go on. */
+    long long upto = lanes_query_int(req, "upto", 0);
+    if (upto > 0 && first + upto < n)
+        n = first + upto;
+    int rc = lanes_sse_begin(req, ka);
+    if (rc == 0)
+        rc = lanes_sse_retry(req, (int)lanes_query_int(req, "retry", 1000));
+    for (long long i = first; rc == 0 && i < n; i++) {
+        if (i > first && ms > 0)
+            lanes_sleep(req, (double)ms / 1000.0);
+        char id[24], data[160];
+        snprintf(id, sizeof id, "%lld", i);
+        snprintf(data, sizeof data, "tick %lld\nlast-event-id %s", i, last ? last : "-");
+        rc = lanes_sse_send(req, "tick", data, id);
+        if (rc < 0)
+            stream_stopped(req, "sse", i, rc);
+    }
+    if (rc == 0 && lanes_query_int(req, "hold", 0) > 0)
+        lanes_sleep(req, (double)lanes_query_int(req, "hold", 0));   /* idle: keep-alives only */
+}
+
+/* The file named by $LANES_DEMO_FILE (never a path from the client), by
+ * sendfile(2): the bench compares it with nginx serving the same file. */
+static void send_demo_file(lanes_req *req)
+{
+    const char *path = getenv("LANES_DEMO_FILE");
+    int rc = path ? lanes_send_file(req, path, "application/octet-stream") : -ENOENT;
+    if (rc == -ENOENT || rc == -EACCES || rc == -EISDIR || rc == -EINVAL)
+        lanes_error(req, 404, "no file: set LANES_DEMO_FILE to a regular file");
+    else if (rc < 0)
+        stream_stopped(req, "file", 0, rc);
+}
+
 /* ---- routes ------------------------------------------------------------------ */
 
 typedef struct {
@@ -483,6 +610,26 @@ static const route routes[] = {
     { "GET", "/cycle/job", cycle, LANES_JOB, "n:int", "the /cycle body as a durable job: 202, then GET /jobs/{id}" },
     { "GET", "/fib/{n:int}/job", fib, LANES_JOB, NULL, "recursive Fibonacci as a durable job" },
     { "GET", "/sleep/job", wait_sync, LANES_JOB, "s:double", "a job that sleeps s seconds (tests, demos)" },
+    { "GET", "/stream", stream_chunks, LANES_LOOP, "n:int,ms:int,size:int,crash_at:int",
+      "streamed answer: n chunks, one every ms (chunked; HTTP/1.0: until close)" },
+    { "GET", "/stream/thread", stream_chunks, LANES_THREAD, "n:int,ms:int,size:int,crash_at:int",
+      "/stream with its handler on a pool thread" },
+    { "GET", "/stream/process", stream_chunks, LANES_PROCESS, "n:int,ms:int,size:int,crash_at:int",
+      "/stream from a helper process (its frames carry the chunks)" },
+    { "GET", "/stream/bytes", stream_bytes, LANES_LOOP, "mb:int,chunk:int",
+      "mb MiB streamed in chunk-byte writes, as fast as the client reads" },
+    { "GET", "/stream/bytes/thread", stream_bytes, LANES_THREAD, "mb:int,chunk:int",
+      "/stream/bytes on a pool thread" },
+    { "GET", "/sse", sse_ticks, LANES_LOOP, "n:int,ms:int,ka:double,retry:int,hold:int,upto:int",
+      "Server-Sent Events: n tick events, one every ms; resumes after Last-Event-ID" },
+    { "GET", "/sse/thread", sse_ticks, LANES_THREAD, "n:int,ms:int,ka:double,retry:int,hold:int,upto:int",
+      "/sse with its handler on a pool thread" },
+    { "GET", "/sse/process", sse_ticks, LANES_PROCESS, "n:int,ms:int,ka:double,retry:int,hold:int,upto:int",
+      "/sse from a helper process" },
+    { "GET", "/stream/bytes/process", stream_bytes, LANES_PROCESS, "mb:int,chunk:int",
+      "/stream/bytes from a helper process" },
+    { "GET", "/file", send_demo_file, LANES_LOOP, NULL, "the file named by $LANES_DEMO_FILE, by sendfile(2)" },
+    { "GET", "/file/thread", send_demo_file, LANES_THREAD, NULL, "/file from a pool thread" },
 };
 
 int main(int argc, char **argv)

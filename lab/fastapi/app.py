@@ -432,3 +432,72 @@ async def jobs_get(job_id: str):
         if job is None:
             raise HTTPException(404, "no such job")
         return dict(summary(job), status_url="/jobs/" + job_id, result=job["result"])
+
+
+# ---- streamed answers (lanes-demo's /stream, /stream/bytes and /sse) ----------
+# StreamingResponse over async generators. SSE is written by hand as
+# text/event-stream: sse-starlette is not packaged in Debian 12.
+
+from fastapi import Request  # noqa: E402
+from fastapi.responses import StreamingResponse  # noqa: E402
+
+
+@app.get("/stream")
+async def stream(n: int = Query(10, ge=0), ms: int = Query(100, ge=0), size: int = Query(0, ge=0, le=16 << 20)):
+    async def chunks():
+        for i in range(n):
+            if i > 0 and ms > 0:
+                await asyncio.sleep(ms / 1000.0)
+            line = ("chunk %d of %d\n" % (i, n)).encode()
+            if size:
+                line = (line[:-1] + b"." * max(0, size - len(line)) + b"\n")[:size]
+            yield line
+    return StreamingResponse(chunks(), media_type="text/plain; charset=utf-8")
+
+
+@app.get("/stream/bytes")
+async def stream_bytes(mb: int = Query(1, ge=0, le=65536), chunk: int = Query(65536, ge=1, le=16 << 20)):
+    block = b"x" * chunk
+
+    async def pieces():
+        left = mb << 20
+        while left > 0:
+            n = min(left, chunk)
+            yield block if n == chunk else block[:n]
+            left -= n
+    return StreamingResponse(pieces(), media_type="application/octet-stream")
+
+
+def sse_event(event, data, id_=None):
+    out = []
+    if id_ is not None:
+        out.append("id: %s\n" % id_)
+    if event:
+        out.append("event: %s\n" % event)
+    for line in data.splitlines() or [""]:
+        out.append("data: %s\n" % line)
+    return "".join(out) + "\n"
+
+
+@app.get("/sse")
+async def sse(request: Request, n: int = Query(10, ge=0), ms: int = Query(1000, ge=0),
+              ka: float = 15.0, retry: int = 1000, hold: int = 0, upto: int = 0):
+    last = request.headers.get("last-event-id")
+    first = int(last) + 1 if last and last.lstrip("-").isdigit() else 0
+    end = min(n, first + upto) if upto > 0 else n
+
+    async def events():
+        yield "retry: %d\n\n" % retry
+        for i in range(first, end):
+            if i > first and ms > 0:
+                await asyncio.sleep(ms / 1000.0)
+            yield sse_event("tick", "tick %d\nlast-event-id %s" % (i, last or "-"), i)
+        waited = 0.0
+        while waited < hold:    # idle: keep-alive comments only
+            step = min(ka, hold - waited)
+            await asyncio.sleep(step)
+            waited += step
+            if waited < hold:
+                yield ": keep-alive\n\n"
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -17,6 +17,7 @@
 #include "app/procs.h"
 #include "app/response.h"
 #include "app/route.h"
+#include "app/stream.h"
 #include "util/log.h"
 
 static void start_handler(lanes_req *req);
@@ -29,7 +30,9 @@ void lanes_lane_done(lanes_req *req)
 {
     lanes_rt *w = req->rt;
     const lanes_route_def *r = req->route;
-    if (lanes_failed(req)) {
+    if (req->stream) {
+        lanes_stream_finish(req);   /* its head is out: nothing can replace the answer */
+    } else if (lanes_failed(req)) {
         lanes_req_answer_invalid(req);
     } else if (!req->responded) {
         char msg[300];

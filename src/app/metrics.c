@@ -204,6 +204,9 @@ static void render_gauges(out *b, const lanes_stats_sum *s)
     put_gauge(b, "lanes_workers", "Worker processes alive.", s->workers);
     put_gauge(b, "lanes_connections_open", "Client connections open.", (double)s->conns);
     put_gauge(b, "lanes_requests_in_flight", "Requests routed and not yet answered.", (double)s->inflight);
+    put_gauge(b, "lanes_open_streams", "Streamed answers (chunked, SSE, files) under way.", (double)s->streams);
+    put_gauge(b, "lanes_stream_queued_bytes", "Bytes of streamed answers queued for their clients.",
+              (double)s->stream_queued);
     put_gauge(b, "lanes_thread_pool_busy_threads", "Pool threads running a task.", (double)s->pool_busy);
     put_gauge(b, "lanes_thread_pool_queued_tasks", "Tasks waiting for a pool thread.", (double)s->pool_queued);
     put_gauge(b, "lanes_thread_pool_threads", "Pool threads started.", (double)s->pool_threads);

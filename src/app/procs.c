@@ -17,6 +17,8 @@
 #include "app/cli.h"
 #include "app/response.h"
 #include "app/route.h"
+#include "app/stream.h"
+#include "app/wq.h"
 #include "lanes/procpool.h"
 #include "util/log.h"
 
@@ -64,10 +66,54 @@ static int take_answer(lanes_req *req, const lanes_pw_response *r)
     return 0;
 }
 
+/* ---- a streamed answer from a helper (loop thread) ----------------------------- */
+
+static void stream_drained(lanes_wq *q)
+{
+    lanes_procpool_resume(&q->req->proctask);
+}
+
+/* One STREAM frame: the head, a piece of body or the end, written as the
+ * worker's own stream. At the mark, pause reading the helper: its write
+ * blocks, which holds its handler. Once the client has gone, cancel. */
+static int task_stream(lanes_proctask *t, const lanes_pw_stream *p)
+{
+    lanes_req *req = req_of(t);
+    int rc = lanes_stream_error(req);
+    if (rc == 0 && p->kind == LANES_PW_STREAM_HEAD) {
+        lanes_buf_reset(&req->res_headers);
+        rc = lanes_buf_append(&req->res_headers, p->bytes, p->len);
+        if (rc == 0)
+            rc = lanes_stream_begin(req, p->status, p->content_type);
+        lanes_wq *q = lanes_stream_wq(req);
+        if (q)
+            q->drained_hook = stream_drained;
+    } else if (rc == 0 && p->kind == LANES_PW_STREAM_DATA) {
+        rc = lanes_stream_write(req, p->bytes, p->len);
+    } else if (rc == 0) {
+        rc = lanes_stream_end_raw(req, p->bytes, p->len);
+    }
+    if (rc < 0 || !req->conn) {
+        lanes_procpool_cancel(t);
+        return 0;   /* read on: the helper's last frames are dropped */
+    }
+    lanes_wq *q = lanes_stream_wq(req);
+    return q && lanes_wq_queued(q) >= (long)q->high ? 1 : 0;
+}
+
 static void task_done(lanes_proctask *t, const lanes_pw_response *answer, int err, const char *why)
 {
     lanes_req *req = req_of(t);
     lanes_procs *ps = req->rt->procs;
+    if (req->stream) {
+        /* The head is out; the answer frame only closes the exchange. */
+        if (!answer) {
+            lanes_log(LANES_LOG_ERROR, "streamed answer of %s cut short: %s", req->route->label, why);
+            lanes_stream_abort(req, err ? err : -EPIPE);
+        }
+        ps->done(req);
+        return;
+    }
     if (answer && take_answer(req, answer) < 0) {
         lanes_buf_reset(&req->res_headers);
         lanes_response_error(req, 503, "server out of memory for the helper's answer");
@@ -105,6 +151,7 @@ int lanes_procs_submit(lanes_procs *ps, lanes_req *req)
         return -ESHUTDOWN;
     req->proctask.encode = encode_request;
     req->proctask.done = task_done;
+    req->proctask.stream = task_stream;
     req->proctask.label = req->route->label;
     return lanes_procpool_submit(ps->pool, &req->proctask);
 }
@@ -131,6 +178,10 @@ typedef struct {
     uv_loop_t loop;                /* only for the request's timer */
     lanes_rt rt;                   /* what a handler may read of its worker */
     lanes_req *req;
+    int fd;                        /* the socket to the worker */
+    uint32_t seq;                  /* the frame number of the request being served */
+    int cancelled;                 /* the worker said the client has gone */
+    lanes_buf sbuf;                /* one STREAM frame */
     const char **names, **values;
     uint32_t hcap;
 } helper_ctx;
@@ -186,12 +237,42 @@ static void run_one(helper_ctx *c, const lanes_pw_request *r)
         lanes_req_answer_invalid(req);
 }
 
-/* The pool's serve(): one request frame in, one response frame out. */
+/* rt->helper_stream: one piece of a streamed answer, as a STREAM frame,
+ * written at once (blocking while the worker does not read: backpressure). */
+static int helper_stream(lanes_req *req, int kind, int status, const char *content_type,
+                         const void *bytes, size_t len)
+{
+    helper_ctx *c = (helper_ctx *)((char *)req->rt - offsetof(helper_ctx, rt));
+    if (!c->cancelled) {
+        int k = lanes_procpool_helper_cancelled(c->fd);
+        if (k < 0)
+            return k;
+        c->cancelled = k;
+    }
+    if (c->cancelled)
+        return -EPIPE;   /* the client has gone */
+    lanes_buf_reset(&c->sbuf);
+    int rc = lanes_pw_encode_stream(&c->sbuf, c->seq, kind, status, content_type, bytes, len);
+    if (rc == 0)
+        rc = lanes_procpool_helper_write(c->fd, c->sbuf.data, c->sbuf.len);
+    if (c->sbuf.cap > 1024 * 1024)
+        lanes_buf_free(&c->sbuf);
+    return rc;
+}
+
+/* The pool's serve(): one request frame in, one response frame out (after
+ * the STREAM frames of a streamed answer). */
 static int serve(void *ctx, const lanes_pw_request *r, uint32_t seq, lanes_buf *out)
 {
     helper_ctx *c = ctx;
+    c->seq = seq;
+    c->cancelled = 0;
     run_one(c, r);
     lanes_req *req = c->req;
+    if (req->stream) {
+        lanes_stream_finish(req);   /* the END frame, if the handler did not send it */
+        return lanes_pw_encode_response(out, seq, req->status, req->content_type, "", 0, NULL, 0);
+    }
     int rc = lanes_pw_encode_response(out, seq, req->responded ? req->status : 0, req->content_type,
                                       req->res_headers.data ? req->res_headers.data : "",
                                       req->res_headers.len, req->res_body.data, req->res_body.len);
@@ -240,6 +321,8 @@ int lanes_procs_helper_main(lanes_app *app)
     c.rt.app = app;
     c.rt.cfg = &app->cfg;
     c.rt.pid = (pid_t)ppid;   /* lanes_pid(): the worker this helper serves */
+    c.rt.helper_stream = helper_stream;
+    c.fd = fd;
     c.req = lanes_req_get(&c.rt);
     rc = c.req ? lanes_procpool_helper_serve(fd, serve, &c) : 1;
     if (c.req)
@@ -248,6 +331,7 @@ int lanes_procs_helper_main(lanes_app *app)
     uv_loop_close(&c.loop);
     free(c.names);
     free(c.values);
+    lanes_buf_free(&c.sbuf);
     close(fd);
     return rc;
 }

@@ -47,6 +47,10 @@ void lanes_req_reset(lanes_req *req)
     req->t_start_ns = 0;
     req->wall_start = 0;
     req->bg = NULL;   /* handed to the pool by lanes_background_flush */
+    if (req->stream_release)
+        req->stream_release(req);   /* set by app/stream.c with the stream */
+    req->stream_release = NULL;
+    req->streamed = 0;
 }
 
 lanes_req *lanes_req_get(lanes_rt *w)

@@ -71,6 +71,10 @@ struct lanes_req {
     lanes_proctask proctask;       /* PROCESS: its trip to a helper process */
 
     struct lanes_bg *bg;           /* background tasks, run after the answer is sent */
+    struct lanes_stream *stream;   /* a streamed answer's state (app/stream.c), else NULL */
+    struct lanes_wq *wq;           /* who writes before the answer is final (app/wq.h), else NULL */
+    int streamed;                  /* its head went out: respond() only ends the exchange */
+    void (*stream_release)(lanes_req *req);   /* frees stream on reset (stream.c hands it) */
 
     /* ---- timing ---- */
     uint64_t t_start_ns;           /* message complete (monotonic) */

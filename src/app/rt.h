@@ -36,6 +36,27 @@ typedef struct {
     void (*respond)(lanes_req *req);
     /* A request finished: a host that is draining may be done now. */
     void (*settled)(void *host);
+
+    /* ---- writing before the answer is final (streams, WebSockets) ----
+     * The connection keeps a write queue: write() tries the socket at once
+     * when nothing is queued and copies only what the socket did not take,
+     * so it never blocks and never fails for lack of room. Bounding that
+     * queue is the caller's job: it reads queued() after a write and, at
+     * its high-water mark, waits (app/wq.h) until the host calls
+     * lanes_wq_drained(req): after every queued write completes, and when
+     * the connection fails or closes. The head of a streamed answer goes
+     * through write() too (app/stream.c builds it); respond() then ends
+     * the exchange once the queue is empty. */
+    int (*write)(lanes_req *req, const uv_buf_t *bufs, unsigned nbufs);
+    /* Bytes queued and not yet taken by the kernel, or a negative errno
+     * once the client has gone (-EPIPE, -ECONNRESET, ...). */
+    long (*queued)(lanes_req *req);
+    /* A dup of the connection's socket for a zero-copy sender (sendfile on
+     * a pool thread, app/stream.c); the caller closes it. Only while the
+     * queue is empty. fd or a negative errno. */
+    int (*dup_fd)(lanes_req *req);
+    /* The answer will end with the connection (an HTTP/1.0 stream). */
+    void (*close_after)(lanes_req *req);
 } lanes_host_ops;
 
 /* One per worker slot, in memory shared with the master. Written by the
@@ -89,6 +110,16 @@ struct lanes_rt {
     int inflight;                  /* requests routed and not yet answered */
     lanes_route_state *rstate;     /* per route, indexed by lanes_route_def.index */
     lanes_http_date date;          /* the cached Date line (loop thread) */
+
+    /* Streams and other writers that wait on the write queue (app/wq.c). */
+    struct lanes_wq_hub *wqhub;
+    _Atomic int nstreams;          /* streamed answers under way (a gauge) */
+    _Atomic long stream_queued;    /* their bytes queued and not yet sent */
+    /* In a PROCESS helper only (app/procs.c): sends one piece of a streamed
+     * answer to the worker (kind: LANES_PW_STREAM_HEAD/DATA/END). 0 or a
+     * negative errno (-EPIPE once the worker has cancelled the stream). */
+    int (*helper_stream)(lanes_req *req, int kind, int status, const char *content_type,
+                         const void *bytes, size_t len);
 
     /* Published by the loop thread for the watchdog (see watchdog.h). */
     pthread_t loop_thread;

@@ -12,6 +12,7 @@
 #include "app/procs.h"
 #include "app/stats.h"
 #include "app/watchdog.h"
+#include "app/wq.h"
 #include "util/log.h"
 
 /* Coroutine stacks kept for reuse past this many are unmapped once a second,
@@ -83,6 +84,8 @@ int lanes_rt_init(lanes_rt *rt)
     if (!rt->rstate)
         return -ENOMEM;
     start_handles(rt);
+    if ((rc = lanes_wq_hub_start(rt)) < 0)
+        return rc;
     /* Stats before any thread that reports into them (job keeper, runners). */
     if ((rc = lanes_stats_start(rt)) < 0)
         return rc;
@@ -124,6 +127,7 @@ void lanes_rt_close(lanes_rt *rt)
     close_if_open((uv_handle_t *)&rt->beat_prepare);
     close_if_open((uv_handle_t *)&rt->beat_check);
     lanes_sched_close(&rt->sched);
+    lanes_wq_hub_stop(rt);
     close_if_open((uv_handle_t *)&rt->house_timer);
     if (rt->jobs) {
         lanes_jobs_close(rt->jobs);

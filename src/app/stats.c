@@ -49,6 +49,7 @@ typedef struct {
 typedef struct {
     _Atomic int pid;                       /* owner; 0 = never used */
     gauge conns, inflight;
+    gauge streams, stream_queued;          /* streamed answers under way, their queued bytes */
     gauge pool_busy, pool_queued, pool_threads, pool_max;
     gauge helpers_busy, helpers_total;
     gauge rss_bytes;
@@ -218,6 +219,8 @@ static void refresh_gauges(lanes_stats *st)
     slot *me = st->me;
     set_gauge(&me->conns, w->nconns);
     set_gauge(&me->inflight, w->inflight);
+    set_gauge(&me->streams, atomic_load_explicit(&w->nstreams, memory_order_relaxed));
+    set_gauge(&me->stream_queued, atomic_load_explicit(&w->stream_queued, memory_order_relaxed));
     if (w->pool) {
         lanes_pool_stats ps;
         lanes_pool_stats_get(w->pool, &ps);
@@ -367,6 +370,8 @@ static int claim_slot(lanes_rt *w, lanes_stats *st)
     /* Counters carry over from a dead predecessor; its gauges do not. */
     set_gauge(&st->me->conns, 0);
     set_gauge(&st->me->inflight, 0);
+    set_gauge(&st->me->streams, 0);
+    set_gauge(&st->me->stream_queued, 0);
     set_gauge(&st->me->pool_busy, 0);
     set_gauge(&st->me->pool_queued, 0);
     set_gauge(&st->me->helpers_busy, 0);
@@ -449,6 +454,8 @@ void lanes_stats_stop(lanes_rt *w)
     slot *me = st->me;
     set_gauge(&me->conns, 0);
     set_gauge(&me->inflight, 0);
+    set_gauge(&me->streams, 0);
+    set_gauge(&me->stream_queued, 0);
     set_gauge(&me->pool_busy, 0);
     set_gauge(&me->pool_queued, 0);
     set_gauge(&me->pool_threads, 0);
@@ -532,6 +539,8 @@ static void add_slot(lanes_stats_sum *out, slot *s, int nroutes, uint64_t *jobs_
     out->workers++;
     out->conns += get_gauge(&s->conns);
     out->inflight += get_gauge(&s->inflight);
+    out->streams += get_gauge(&s->streams);
+    out->stream_queued += get_gauge(&s->stream_queued);
     out->pool_busy += get_gauge(&s->pool_busy);
     out->pool_queued += get_gauge(&s->pool_queued);
     out->pool_threads += get_gauge(&s->pool_threads);

@@ -75,6 +75,7 @@ typedef struct {
     lanes_stats_route_sum *routes;
     int workers;                  /* slots whose worker is alive */
     long conns, inflight;
+    long streams, stream_queued;   /* streamed answers open, bytes queued for them */
     long pool_busy, pool_queued;
     long pool_threads, pool_max;   /* threads started, and the bound (--threads) */
     long helpers_busy, helpers_total;

@@ -375,6 +375,13 @@ static void say_blocked(lanes_watchdog *wd, const stall *s, double secs, const c
         lanes_buf_printf(&line, "WARNING: [%d] loop blocked %s%.2f s%s outside any handler (pid %d): "
                          "a callback did not return; see the stack below\n",
                          (int)pid, still ? "for " : "", secs, still ? still : "", (int)pid);
+    /* Streams are the connections a blocked loop hurts most: their clients see
+     * the bytes stop. Say how many were open. */
+    int streams = atomic_load_explicit(&wd->w->nstreams, memory_order_relaxed);
+    if (streams > 0 && line.len && line.data[line.len - 1] == '\n') {
+        line.len--;
+        lanes_buf_printf(&line, "; %d open stream(s) stalled with it\n", streams);
+    }
     if (!still && s->trace.len)
         lanes_buf_append(&line, s->trace.data, s->trace.len);
     if (line.len)

@@ -143,7 +143,9 @@ int lanes_http_head_write(lanes_buf *h, const lanes_http_head *r)
         p = put(p, r->content_type, ct_len);
         p = put_lit(p, "\r\n");
     }
-    if (body) {
+    if (body && r->framing == LANES_HTTP_CHUNKED) {
+        p = put_lit(p, "Transfer-Encoding: chunked\r\n");
+    } else if (body && r->framing == LANES_HTTP_LENGTH) {
         p = put_lit(p, "Content-Length: ");
         p = put_uint(p, r->body_len);
         p = put_lit(p, "\r\n");

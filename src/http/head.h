@@ -22,7 +22,12 @@ typedef struct {
     const char *date_line;         /* "Date: ...\r\n" or NULL */
     const char *extra;             /* "Name: value\r\n" lines, checked by their author */
     size_t extra_len;
+    int framing;                   /* LANES_HTTP_LENGTH (0), _CHUNKED or _CLOSE (streams) */
 } lanes_http_head;
+
+/* How the end of a body is told: Content-Length (the default), chunked
+ * transfer coding, or the connection's close (HTTP/1.0 streams). */
+enum { LANES_HTTP_LENGTH = 0, LANES_HTTP_CHUNKED = 1, LANES_HTTP_CLOSE = 2 };
 
 /* A once-a-second Date line; one per loop thread (not thread-safe). */
 typedef struct {

@@ -173,3 +173,44 @@ void *lanes_fiber_offload(lanes_fiber *f, void *(*fn)(void *arg), void *arg)
     lanes_coro_yield();
     return f->off_result;
 }
+
+/* ---- park and wake (writers waiting on a queue, app/wq.c) ---- */
+
+static void on_park_timeout(uv_timer_t *t)
+{
+    lanes_fiber *f = t->data;
+    if (!f->parked)
+        return;
+    f->parked = 0;
+    resume(f);
+}
+
+int lanes_fiber_park(lanes_fiber *f, double timeout_s)
+{
+    f->parked = 1;
+    f->woken = 0;
+    if (timeout_s >= 0) {
+        uv_update_time(f->sched->loop);
+        uv_timer_start(&f->timer, on_park_timeout, (uint64_t)ceil(timeout_s * 1000.0), 0);
+    }
+    lanes_coro_yield();
+    f->parked = 0;
+    return f->woken ? 0 : -ETIMEDOUT;
+}
+
+void lanes_fiber_wake(lanes_fiber *f)
+{
+    if (!f->parked || f->woken)
+        return;
+    f->woken = 1;
+    f->parked = 0;
+    uv_timer_stop(&f->timer);
+    lanes_sched *s = f->sched;
+    f->next = NULL;
+    if (s->ready_tail)
+        s->ready_tail->next = f;
+    else
+        s->ready_head = f;
+    s->ready_tail = f;
+    uv_idle_start(&s->idle, on_idle);
+}

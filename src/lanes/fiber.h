@@ -44,6 +44,8 @@ struct lanes_fiber {
     lanes_fiber *next;             /* ready list */
     void (*body)(lanes_fiber *f);
     void (*finished)(lanes_fiber *f);
+    int parked;                    /* in lanes_fiber_park, not yet woken */
+    int woken;                     /* lanes_fiber_wake ended the park */
 };
 
 /* Loop thread. 0, or a libuv error. */
@@ -76,5 +78,14 @@ void lanes_fiber_yield(lanes_fiber *f);
 /* From inside f: runs fn(arg) on the pool and resumes with its result; runs
  * it in place when there is no pool or it is shutting down. */
 void *lanes_fiber_offload(lanes_fiber *f, void *(*fn)(void *arg), void *arg);
+
+/* From inside f: suspends until lanes_fiber_wake(f), or until timeout_s
+ * seconds have passed when timeout_s >= 0. 0 when woken, -ETIMEDOUT. What
+ * it waits for is the caller's business: it re-checks its condition. */
+int lanes_fiber_park(lanes_fiber *f, double timeout_s);
+/* Loop thread: ends f's park, if it is parked. The fiber resumes on the
+ * loop's next turn (never inside the caller), so a waker in the middle of
+ * its own work (a write callback) is not re-entered. */
+void lanes_fiber_wake(lanes_fiber *f);
 
 #endif

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,10 @@ struct helper {
     uint32_t seq;                  /* that task's frame number */
     lanes_buf in, out;
     uint8_t writing, exited, pipe_done, retiring, finished;
+    uint8_t paused;                /* reading stopped: its task's stream is at the mark */
+    uint8_t cancelled;             /* a CANCEL frame went to it for the current task */
+    uv_write_t cwr;
+    char cancel[LANES_PW_HEAD];
     int64_t exit_status;
     int term_signal;
     char why[192];                 /* set when the pool ended the helper itself */
@@ -232,6 +237,7 @@ static void fail_request(helper *h, const char *cause)
     if (!t)
         return;
     h->req = NULL;
+    t->helper = NULL;
     h->pp->busy--;
     t->done(t, NULL, -EPIPE, cause);
 }
@@ -375,15 +381,78 @@ static void trim(lanes_buf *b)
         lanes_buf_free(b);
 }
 
+/* A piece of the current task's streamed answer. 0, or -1 when the helper
+ * was ended for a protocol error. Pauses reading when the task asks. */
+static int consume_stream(helper *h, const lanes_pw_frame *f)
+{
+    lanes_pw_stream piece;
+    lanes_proctask *t = h->req;
+    if (!t || f->seq != h->seq || !t->stream || lanes_pw_decode_stream(f, &piece) < 0) {
+        pipe_end(h, "sent a malformed or unexpected stream frame");
+        return -1;
+    }
+    if (t->stream(t, &piece) == 1 && !h->pipe_done) {
+        h->paused = 1;
+        uv_read_stop((uv_stream_t *)&h->pipe);
+    }
+    return 0;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void consume_input(helper *h);
+
+void lanes_procpool_resume(lanes_proctask *t)
+{
+    helper *h = t->helper;
+    if (!h || h->req != t || !h->paused || h->pipe_done)
+        return;
+    h->paused = 0;
+    lanes_procpool *pp = h->pp;
+    consume_input(h);   /* frames that came with the last read */
+    if (!h->paused && !h->pipe_done)
+        uv_read_start((uv_stream_t *)&h->pipe, on_alloc, on_read);
+    if (!h->pipe_done && !pp->closing)
+        pump(pp);
+}
+
+static void on_cancel_written(uv_write_t *wr, int status)
+{
+    (void)wr;
+    (void)status;   /* a dead helper is noticed by its EOF */
+}
+
+void lanes_procpool_cancel(lanes_proctask *t)
+{
+    helper *h = t->helper;
+    if (!h || h->req != t || h->pipe_done || h->cancelled)
+        return;
+    h->cancelled = 1;
+    lanes_buf b;
+    lanes_buf_init(&b);
+    if (lanes_pw_encode_cancel(&b, h->seq) == 0 && b.len == sizeof h->cancel) {
+        memcpy(h->cancel, b.data, sizeof h->cancel);
+        uv_buf_t ub = uv_buf_init(h->cancel, sizeof h->cancel);
+        uv_write(&h->cwr, (uv_stream_t *)&h->pipe, &ub, 1, on_cancel_written);
+    }
+    lanes_buf_free(&b);
+}
+
 /* Handles every complete frame in h->in. */
 static void consume_input(helper *h)
 {
     lanes_procpool *pp = h->pp;
-    while (!h->pipe_done) {
+    while (!h->pipe_done && !h->paused) {
         lanes_pw_frame f;
         long n = lanes_pw_frame_parse(h->in.data, h->in.len, &f);
         if (n == 0)
             return;
+        if (n > 0 && f.type == LANES_PW_STREAM) {
+            if (consume_stream(h, &f) < 0)
+                return;
+            memmove(h->in.data, h->in.data + n, h->in.len - (size_t)n);
+            h->in.len -= (size_t)n;
+            continue;
+        }
         lanes_pw_response r;
         if (n < 0 || lanes_pw_decode_response(&f, &r) < 0) {
             pipe_end(h, "sent a malformed response");
@@ -395,6 +464,8 @@ static void consume_input(helper *h)
         }
         lanes_proctask *t = h->req;
         h->req = NULL;
+        t->helper = NULL;
+        h->cancelled = 0;
         h->tasks++;
         pp->busy--;
         if (pp->max_tasks > 0 && h->tasks >= pp->max_tasks) {
@@ -465,6 +536,8 @@ static void send_to(helper *h, lanes_proctask *req)
         return;
     }
     h->req = req;
+    req->helper = h;
+    h->cancelled = 0;
     pp->busy++;
     h->writing = 1;
     h->wr.data = h;
@@ -685,11 +758,17 @@ static int write_full(int fd, const char *p, size_t n)
 static int serve_one(int fd, lanes_buf *in, lanes_buf *out, lanes_procpool_serve_fn serve, void *ctx)
 {
     char head[LANES_PW_HEAD];
-    int rr = read_full(fd, head, sizeof head);
-    if (rr <= 0)
-        return rr == 0 ? 0 : -EIO;
     uint32_t type, seq;
-    long n = lanes_pw_head_parse(head, &type, &seq);
+    long n;
+    for (;;) {
+        int rr = read_full(fd, head, sizeof head);
+        if (rr <= 0)
+            return rr == 0 ? 0 : -EIO;
+        n = lanes_pw_head_parse(head, &type, &seq);
+        if (n == 0 && type == LANES_PW_CANCEL)
+            continue;   /* for a task that had already ended */
+        break;
+    }
     if (n < 0 || type != LANES_PW_REQUEST)
         return -EPROTO;
     lanes_buf_reset(in);
@@ -711,6 +790,30 @@ static int serve_one(int fd, lanes_buf *in, lanes_buf *out, lanes_procpool_serve
     trim(in);
     trim(out);
     return rc < 0 ? rc : 1;
+}
+
+int lanes_procpool_helper_write(int fd, const void *frame, size_t len)
+{
+    return write_full(fd, frame, len);
+}
+
+int lanes_procpool_helper_cancelled(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int r;
+    while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR)
+        ;
+    if (r <= 0)
+        return 0;
+    char head[LANES_PW_HEAD];
+    int rr = read_full(fd, head, sizeof head);
+    if (rr == 0)
+        return 1;   /* the pool closed the socket: nobody reads the rest */
+    if (rr < 0)
+        return -EIO;
+    uint32_t type, seq;
+    long n = lanes_pw_head_parse(head, &type, &seq);
+    return n == 0 && type == LANES_PW_CANCEL ? 1 : -EPROTO;
 }
 
 int lanes_procpool_helper_serve(int fd, lanes_procpool_serve_fn serve, void *ctx)

@@ -32,6 +32,13 @@ struct lanes_proctask {
     void (*done)(lanes_proctask *t, const lanes_pw_response *answer, int err, const char *why);
     const char *label;             /* names the task in logs */
     lanes_proctask *next;          /* the pool's wait queue */
+    /* Loop thread, optional: a STREAM frame of the task's answer arrived
+     * (valid during the call only). Return 1 to stop reading the helper
+     * (backpressure: the helper then blocks in its write) until
+     * lanes_procpool_resume(t); 0 to go on. NULL: STREAM frames are a
+     * protocol error. */
+    int (*stream)(lanes_proctask *t, const lanes_pw_stream *piece);
+    void *helper;                  /* the pool's: the helper running it */
 };
 
 /* Loop thread: spawns nprocs helpers. 0 or a negative errno. */
@@ -39,6 +46,11 @@ int lanes_procpool_new(lanes_procpool **out, uv_loop_t *loop, int nprocs, long m
 /* Loop thread: queues t for the next idle helper. 0, or -ESHUTDOWN/-EAGAIN
  * (closing, or no helper and none coming: done() will not be called). */
 int lanes_procpool_submit(lanes_procpool *pp, lanes_proctask *t);
+/* Loop thread: reads t's helper again after its stream() asked to pause. */
+void lanes_procpool_resume(lanes_proctask *t);
+/* Loop thread: tells t's helper that nobody wants the rest of its stream
+ * (a CANCEL frame; its next stream write fails). Once per task. */
+void lanes_procpool_cancel(lanes_proctask *t);
 /* Loop thread, during drain: stops helpers once idle, closes handles. */
 void lanes_procpool_close(lanes_procpool *pp);
 /* Busy/total helpers, for stats. */
@@ -60,5 +72,11 @@ int lanes_procpool_helper_start(int *fd, int *ppid);
  * the exit code. */
 typedef int (*lanes_procpool_serve_fn)(void *ctx, const lanes_pw_request *req, uint32_t seq, lanes_buf *out);
 int lanes_procpool_helper_serve(int fd, lanes_procpool_serve_fn serve, void *ctx);
+/* The helper, inside serve(): writes a frame (a STREAM piece) now, blocking
+ * while the worker does not read. 0 or a negative errno. */
+int lanes_procpool_helper_write(int fd, const void *frame, size_t len);
+/* The helper, inside serve(): 1 when the worker has cancelled the task (or
+ * closed the socket), 0 when not, -EPROTO on anything else. Never blocks. */
+int lanes_procpool_helper_cancelled(int fd);
 
 #endif

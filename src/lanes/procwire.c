@@ -43,7 +43,7 @@ long lanes_pw_head_parse(const void *head16, uint32_t *type, uint32_t *seq)
     if (get_le32(h) != LANES_PW_MAGIC || get_le16(h + 4) != LANES_PW_VERSION)
         return -EPROTO;
     uint32_t t = get_le16(h + 6);
-    if (t != LANES_PW_REQUEST && t != LANES_PW_RESPONSE)
+    if (t != LANES_PW_REQUEST && t != LANES_PW_RESPONSE && t != LANES_PW_STREAM && t != LANES_PW_CANCEL)
         return -EPROTO;
     uint32_t n = get_le32(h + 8);
     if (n > LANES_PW_MAX_PAYLOAD)
@@ -313,6 +313,66 @@ int lanes_pw_decode_response(const lanes_pw_frame *f, lanes_pw_response *out)
     if (!c.err && !header_lines_ok(out->headers, out->headers_len))
         c.err = 1;
     out->body = get_str(&c, LANES_PW_MAX_PAYLOAD, &out->body_len);
+    if (c.err || c.left != 0)
+        return -EPROTO;
+    return 0;
+}
+
+/* ---- streamed answers ------------------------------------------------------------ */
+
+int lanes_pw_encode_stream(lanes_buf *out, uint32_t seq, int kind, int status, const char *content_type,
+                           const void *bytes, size_t len)
+{
+    if (!content_type)
+        content_type = "";
+    if (kind < LANES_PW_STREAM_HEAD || kind > LANES_PW_STREAM_END)
+        return -EINVAL;
+    if (kind == LANES_PW_STREAM_HEAD && (status < 200 || status > 599 || !ctype_ok(content_type)))
+        return -EINVAL;
+    if (kind != LANES_PW_STREAM_DATA &&
+        (len > LANES_PW_MAX_RES_HEADERS || !header_lines_ok(bytes, len)))
+        return -EINVAL;
+    size_t start;
+    int rc = begin(out, LANES_PW_STREAM, seq, &start);
+    rc = rc ? rc : put_u32(out, (uint32_t)kind);
+    rc = rc ? rc : put_u32(out, (uint32_t)status);
+    rc = rc ? rc : put_str(out, content_type, strlen(content_type));
+    rc = rc ? rc : put_str(out, bytes, len);
+    rc = rc ? rc : finish(out, start);
+    if (rc < 0)
+        out->len = start;
+    return rc;
+}
+
+int lanes_pw_encode_cancel(lanes_buf *out, uint32_t seq)
+{
+    size_t start;
+    int rc = begin(out, LANES_PW_CANCEL, seq, &start);
+    rc = rc ? rc : finish(out, start);
+    if (rc < 0)
+        out->len = start;
+    return rc;
+}
+
+int lanes_pw_decode_stream(const lanes_pw_frame *f, lanes_pw_stream *out)
+{
+    if (f->type != LANES_PW_STREAM)
+        return -EPROTO;
+    cursor c = { f->payload, f->payload_len, 0 };
+    uint32_t kind = get_u32(&c);
+    uint32_t status = get_u32(&c);
+    if (kind > LANES_PW_STREAM_END || (kind == LANES_PW_STREAM_HEAD && (status < 200 || status > 599)))
+        c.err = 1;
+    out->kind = (int)kind;
+    out->status = (int)status;
+    size_t ctlen;
+    out->content_type = get_cstr(&c, LANES_PW_MAX_CTYPE, &ctlen);
+    if (!c.err && !ctype_ok(out->content_type))
+        c.err = 1;
+    out->bytes = get_str(&c, LANES_PW_MAX_PAYLOAD, &out->len);
+    if (!c.err && kind != LANES_PW_STREAM_DATA &&
+        (out->len > LANES_PW_MAX_RES_HEADERS || !header_lines_ok(out->bytes, out->len)))
+        c.err = 1;
     if (c.err || c.left != 0)
         return -EPROTO;
     return 0;

@@ -29,7 +29,22 @@
 #define LANES_PW_MAX_CTYPE 95u
 #define LANES_PW_MAX_RES_HEADERS ((size_t)1024 * 1024)
 
-enum { LANES_PW_REQUEST = 1, LANES_PW_RESPONSE = 2 };
+enum { LANES_PW_REQUEST = 1, LANES_PW_RESPONSE = 2,
+       /* A streamed answer travels as STREAM frames (helper -> worker) before
+        * its RESPONSE frame; CANCEL (worker -> helper, empty) says the client
+        * has gone, so the helper's next stream write fails. */
+       LANES_PW_STREAM = 3, LANES_PW_CANCEL = 4 };
+
+/* What a STREAM frame carries. */
+enum { LANES_PW_STREAM_HEAD = 0, LANES_PW_STREAM_DATA = 1, LANES_PW_STREAM_END = 2 };
+
+typedef struct {
+    int kind;                      /* LANES_PW_STREAM_HEAD, _DATA or _END */
+    int status;                    /* HEAD: 200..599 */
+    const char *content_type;      /* HEAD: NUL-terminated, may be "" */
+    const char *bytes;             /* HEAD: header lines; DATA: body bytes; END: trailer lines */
+    size_t len;
+} lanes_pw_stream;
 
 typedef struct {
     uint32_t type;
@@ -78,6 +93,14 @@ int lanes_pw_encode_request(lanes_buf *out, uint32_t seq, const char *method,
  * lines. 0, -EINVAL, -ENOMEM. */
 int lanes_pw_encode_response(lanes_buf *out, uint32_t seq, int status, const char *content_type,
                              const char *headers, size_t headers_len, const void *body, size_t body_len);
+
+/* Appends one STREAM frame (see lanes_pw_stream; status and content_type
+ * matter for HEAD only). 0, -EINVAL, -ENOMEM. */
+int lanes_pw_encode_stream(lanes_buf *out, uint32_t seq, int kind, int status, const char *content_type,
+                           const void *bytes, size_t len);
+/* Appends one CANCEL frame. 0 or -ENOMEM. */
+int lanes_pw_encode_cancel(lanes_buf *out, uint32_t seq);
+int lanes_pw_decode_stream(const lanes_pw_frame *f, lanes_pw_stream *out);
 
 /* Decode the payload of a frame of the matching type. 0 or -EPROTO. */
 int lanes_pw_decode_request(const lanes_pw_frame *f, lanes_pw_request *out);

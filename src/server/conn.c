@@ -11,6 +11,7 @@
 #include "server/conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "app/dispatch.h"
 #include "app/response.h"
 #include "app/stats.h"
+#include "app/wq.h"
 #include "http/parser.h"
 #include "util/log.h"
 
@@ -74,6 +76,7 @@ static void on_handle_closed(uv_handle_t *h)
     if (req) {
         if (req->state == REQ_RUNNING || req->state == REQ_QUEUED) {
             req->conn = NULL;   /* the handler finishes; its answer is dropped */
+            lanes_wq_drained(req);   /* a writer waiting on the queue sees the error */
         } else {
             lanes_background_flush(req);   /* the client left; its tasks still run */
             lanes_req_put(req);
@@ -408,6 +411,10 @@ void lanes_conn_respond(lanes_req *req)
         lanes_req_put(req);
         return;
     }
+    if (req->streamed) {
+        lanes_conn_stream_respond(req);
+        return;
+    }
     lanes_worker *w = c->worker;
     req->state = REQ_WRITING;   /* from here a close recycles req */
     int keep = req->msg.keep_alive && !c->close_after && !w->rt.draining;
@@ -458,6 +465,160 @@ void lanes_conn_respond(lanes_req *req)
     }
     /* A client that stops reading must not hold the response forever. */
     set_timer(c, ms(w->cfg->header_timeout));
+}
+
+/* ---- writing before the answer is final (streams, WebSockets) ------------------
+ *
+ * A streamed answer's head and body go through lanes_conn_write while the
+ * handler still runs. Each write tries the socket at once when nothing is
+ * queued and copies only what the kernel did not take into one block with
+ * its uv_write_t; wq_bytes counts what is queued. The writer (app/wq.c)
+ * bounds it: at its high-water mark it waits until lanes_wq_drained, which
+ * we call after every queued write completes and when the connection dies.
+ * While bytes are queued the connection has a deadline (header_timeout,
+ * pushed back by every completed write): a client that stops reading
+ * altogether is closed, which wakes its writer with an error. */
+
+typedef struct {
+    uv_write_t wr;
+    lanes_conn *c;
+    size_t len;
+    char data[];
+} qwrite;
+
+static uint64_t stall_ms(const lanes_conn *c)
+{
+    return ms(c->worker->cfg->header_timeout);
+}
+
+static void on_qwrite(uv_write_t *wr, int status)
+{
+    qwrite *q = (qwrite *)wr;
+    lanes_conn *c = q->c;
+    c->wq_bytes -= q->len;
+    free(q);
+    if (status < 0) {
+        if (!c->wq_err)
+            c->wq_err = status == UV_ECANCELED ? -EPIPE : status;
+        lanes_conn_close(c);
+    }
+    lanes_req *req = c->req;
+    if (c->closing) {
+        if (req && req->state == REQ_RUNNING)
+            lanes_wq_drained(req);
+        return;
+    }
+    if (c->wq_bytes == 0)
+        clear_timer(c);
+    else
+        set_timer(c, stall_ms(c));   /* progress: the client reads */
+    if (c->wq_finish) {
+        if (c->wq_bytes == 0) {
+            c->wq_finish = 0;
+            after_write(c);
+        }
+        return;
+    }
+    if (req && req->state == REQ_RUNNING)
+        lanes_wq_drained(req);
+}
+
+int lanes_conn_write(lanes_conn *c, const uv_buf_t *bufs, unsigned nbufs)
+{
+    if (c->closing || c->lingering)
+        return c->wq_err ? c->wq_err : -EPIPE;
+    size_t total = 0;
+    for (unsigned i = 0; i < nbufs; i++)
+        total += bufs[i].len;
+    if (total == 0)
+        return 0;
+    size_t done = 0;
+    if (c->wq_bytes == 0 && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+        int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
+        if (r < 0 && r != UV_EAGAIN) {
+            c->wq_err = r;
+            lanes_conn_close(c);
+            return r;
+        }
+        done = r > 0 ? (size_t)r : 0;
+        if (done == total)
+            return 0;
+    }
+    size_t len = total - done;
+    qwrite *q = malloc(sizeof *q + len);
+    if (!q)
+        return -ENOMEM;
+    size_t at = 0, skip = done;
+    for (unsigned i = 0; i < nbufs; i++) {
+        size_t n = bufs[i].len;
+        if (skip >= n) {
+            skip -= n;
+            continue;
+        }
+        memcpy(q->data + at, bufs[i].base + skip, n - skip);
+        at += n - skip;
+        skip = 0;
+    }
+    q->c = c;
+    q->len = len;
+    uv_buf_t b = uv_buf_init(q->data, (unsigned)len);
+    int rc = uv_write(&q->wr, (uv_stream_t *)&c->tcp, &b, 1, on_qwrite);
+    if (rc < 0) {
+        free(q);
+        c->wq_err = rc;
+        lanes_conn_close(c);
+        return rc;
+    }
+    c->wq_bytes += len;
+    set_timer(c, stall_ms(c));
+    return 0;
+}
+
+long lanes_conn_queued(const lanes_conn *c)
+{
+    if (c->wq_err)
+        return c->wq_err;
+    if (c->closing || c->lingering)
+        return -EPIPE;
+    return (long)c->wq_bytes;
+}
+
+int lanes_conn_dup_fd(lanes_conn *c)
+{
+    if (c->closing || c->lingering)
+        return c->wq_err ? c->wq_err : -EPIPE;
+    if (c->wq_bytes > 0 || uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > 0)
+        return -EBUSY;
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) < 0)
+        return -EBADF;
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    return d < 0 ? -errno : d;
+}
+
+void lanes_conn_stream_respond(lanes_req *req)
+{
+    lanes_conn *c = req->conn;
+    lanes_worker *w = c->worker;
+    req->state = REQ_WRITING;   /* from here a close recycles req */
+    double dt = req->t_start_ns ? (double)(uv_hrtime() - req->t_start_ns) / 1e9 : -1;
+    w->rt.requests++;
+    lanes_stats_observe(&w->rt, req, dt);
+    if (w->max_requests > 0 && (long)w->rt.requests >= w->max_requests)
+        lanes_worker_recycle(w);
+    if (w->cfg->access_log)
+        access_log(req, dt < 0 ? 0 : dt);
+    c->busy = 1;
+    if (c->closing)
+        return;   /* on_handle_closed recycles req */
+    if (!req->msg.keep_alive || w->rt.draining)
+        c->close_after = 1;
+    if (c->wq_bytes == 0) {
+        clear_timer(c);
+        after_write(c);
+        return;
+    }
+    c->wq_finish = 1;   /* on_qwrite finishes */
 }
 
 /* ---- timeouts and accepting ----------------------------------------------------- */

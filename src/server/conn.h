@@ -21,4 +21,22 @@ void lanes_conn_close(lanes_conn *c);
 /* For draining: close if idle, else close after the current response. */
 void lanes_conn_drain(lanes_conn *c);
 
+
+/* ---- writing before the answer is final (streams, WebSockets) ----
+ * A write queue with a byte count, for writers that bound it themselves
+ * (app/wq.h waits at a high-water mark until lanes_wq_drained). */
+
+/* Queues bufs behind whatever is queued: tries the socket first when the
+ * queue is empty, copies only the rest. Never blocks. 0, or a negative errno
+ * once the client has gone (the connection is then closing), -ENOMEM. */
+int lanes_conn_write(lanes_conn *c, const uv_buf_t *bufs, unsigned nbufs);
+/* Bytes queued by lanes_conn_write and not yet sent, or the error that ended
+ * the connection. */
+long lanes_conn_queued(const lanes_conn *c);
+/* A dup of the socket, for a zero-copy sender on another thread; only while
+ * the queue is empty (-EBUSY otherwise). */
+int lanes_conn_dup_fd(lanes_conn *c);
+/* Ends a streamed answer: after_write once the queue has drained. */
+void lanes_conn_stream_respond(lanes_req *req);
+
 #endif

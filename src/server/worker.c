@@ -278,10 +278,37 @@ static void host_settled(void *host)
     lanes_worker_conn_gone(host);
 }
 
+/* Streams and WebSockets write through the connection's queue (conn.c). */
+static int host_write(lanes_req *req, const uv_buf_t *bufs, unsigned nbufs)
+{
+    return req->conn ? lanes_conn_write(req->conn, bufs, nbufs) : -EPIPE;
+}
+
+static long host_queued(lanes_req *req)
+{
+    return req->conn ? lanes_conn_queued(req->conn) : -EPIPE;
+}
+
+static int host_dup_fd(lanes_req *req)
+{
+    return req->conn ? lanes_conn_dup_fd(req->conn) : -EPIPE;
+}
+
+static void host_close_after(lanes_req *req)
+{
+    lanes_conn *c = req->conn;
+    if (c)
+        c->close_after = 1;
+}
+
 /* How the framework reaches this worker's connections (app/rt.h). */
 static const lanes_host_ops host_ops = {
     .respond = host_respond,
     .settled = host_settled,
+    .write = host_write,
+    .queued = host_queued,
+    .dup_fd = host_dup_fd,
+    .close_after = host_close_after,
 };
 
 static int worker_init(lanes_worker *w, lanes_app *app)

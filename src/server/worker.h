@@ -38,6 +38,9 @@ struct lanes_conn {
     uint8_t open_handles;          /* tcp + timer not yet closed */
     uint8_t busy;                  /* a request is dispatched and not yet written */
     uint8_t pumping;               /* inside the parse loop: do not re-enter */
+    uint8_t wq_finish;             /* a streamed answer ends once its queue is empty */
+    int wq_err;                    /* the first write error (a negative errno), sticky */
+    size_t wq_bytes;               /* streamed bytes queued, not yet taken by the kernel */
 };
 
 struct lanes_worker {

@@ -29,6 +29,9 @@ PROFILES = {
                                 "process", "worker-recycle"]},
         "workers": {"workers": 2, "spread_n": 40, "s": 0.2, "n": 10, "c": 10,
                     "seed4_s": 0.3, "seed4_workers": 4},
+        # full only (10,000 connections do not fit the quick lab's 90 s)
+        "streams": {"counts": [1000, 10000], "open_timeout_s": 60, "settle_s": 2.0,
+                    "probes": 20, "probe_gap_s": 0.25},
     },
     "quick": {
         "asyncfib": {"tries": 2},   # sc_asyncfib.py

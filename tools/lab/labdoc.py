@@ -88,8 +88,9 @@ def verdict(m):
 
 
 def scenario_md(sc):
-    out = ["### %s — %s (seed %s)" % (sc["name"], sc.get("title", ""),
-                                       ", ".join(sc.get("seeds", []))), ""]
+    seeds = ", ".join(sc.get("seeds", []))
+    out = ["### %s — %s%s" % (sc["name"], sc.get("title", ""),
+                              " (seed %s)" % seeds if seeds else " (issue 17; not in the seeds)"), ""]
     if sc.get("error"):
         return out + ["Failed in this run: `%s`" % esc(sc["error"].splitlines()[-1]), ""]
     out += ["| case | seed | lanes-demo | FastAPI |", "|---|---|---|---|"]

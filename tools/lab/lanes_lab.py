@@ -30,6 +30,7 @@ import sc_blocking  # noqa: E402
 import sc_clients  # noqa: E402
 import sc_cpu  # noqa: E402
 import sc_memory  # noqa: E402
+import sc_streams  # noqa: E402
 import sc_sync_async  # noqa: E402
 import sc_workers  # noqa: E402
 import textreport  # noqa: E402
@@ -42,6 +43,7 @@ SCENARIOS = [
     ("asyncfib", sc_asyncfib.run),
     ("memory", sc_memory.run),
     ("workers", sc_workers.run),
+    ("streams", sc_streams.run),
 ]
 NAMES = [n for n, _ in SCENARIOS]
 
@@ -157,8 +159,8 @@ def main(argv=None):
     done, status = [], 0
     try:
         for index, (name, fn) in enumerate(SCENARIOS, 1):
-            if name not in args.only:
-                continue
+            if name not in args.only or name not in lab.profile:
+                continue   # (a scenario missing from a profile is full-only: streams)
             t0 = time.monotonic()
             snap = cpu_snapshot()
             print("\n[%s] running..." % name, flush=True)

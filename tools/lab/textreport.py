@@ -113,9 +113,9 @@ def wide_width(sc):
 
 def render(sc, index, width=None):
     width = width or shutil.get_terminal_size((120, 40)).columns
-    title = "%d. %s — %s (seed%s %s)" % (index, sc["name"], sc["title"],
-                                        "s" if len(sc["seeds"]) > 1 else "",
-                                        ", ".join(sc["seeds"]))
+    title = "%d. %s — %s (%s)" % (index, sc["name"], sc["title"],
+                                 "seed%s %s" % ("s" if len(sc["seeds"]) > 1 else "", ", ".join(sc["seeds"]))
+                                 if sc["seeds"] else "not in the seeds")
     lines = ["", "=" * min(width, 100), title, "=" * min(width, 100)]
     lines += textwrap.wrap(sc["question"], min(width, 100))
     lines.append("")

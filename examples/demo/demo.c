@@ -445,6 +445,19 @@ static void crash(lanes_req *req)
     lanes_text(req, 200, "survived a NULL store?");
 }
 
+/* A WebSocket echo: every message comes back as it came (text as text,
+ * binary as binary) until the client closes. */
+static void ws_echo(lanes_ws *ws)
+{
+    lanes_ws_msg m;
+    while (lanes_ws_recv(ws, &m, -1) == 0) {
+        int rc = m.type == LANES_WS_BINARY ? lanes_ws_send_binary(ws, m.data, m.len)
+                                           : lanes_ws_send_text(ws, m.data, m.len);
+        if (rc < 0)
+            break;
+    }
+}
+
 /* ---- routes ------------------------------------------------------------------ */
 
 typedef struct {
@@ -507,6 +520,13 @@ int main(int argc, char **argv)
             lanes_app_free(app);
             return 1;
         }
+    }
+    lanes_ws_opts wo = { .summary = "WebSocket echo: each message is sent back as it came" };
+    int rc = lanes_websocket_ex(app, "/ws/echo", ws_echo, LANES_LOOP, &wo);
+    if (rc < 0) {
+        fprintf(stderr, "lanes-demo: cannot register /ws/echo: %s\n", lanes_strerror(rc));
+        lanes_app_free(app);
+        return 1;
     }
     return lanes_main(app, argc, argv);
 }

@@ -71,6 +71,7 @@ struct lanes_req {
     lanes_proctask proctask;       /* PROCESS: its trip to a helper process */
 
     struct lanes_bg *bg;           /* background tasks, run after the answer is sent */
+    struct lanes_ws *ws;           /* a WebSocket route's socket after its 101 (app/ws.c) */
 
     /* ---- timing ---- */
     uint64_t t_start_ns;           /* message complete (monotonic) */

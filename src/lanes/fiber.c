@@ -151,3 +151,43 @@ void *lanes_fiber_offload(lanes_fiber *f, void *(*fn)(void *arg), void *arg)
     lanes_coro_yield();
     return f->off_result;
 }
+
+/* ---- parking: lanes_fiber_wait / lanes_fiber_wake ---------------------------- */
+
+static void on_wait_timeout(uv_timer_t *t)
+{
+    lanes_fiber *f = t->data;
+    if (!f->waiting)
+        return;
+    f->waiting = 0;
+    f->timed_out = 1;
+    resume(f);
+}
+
+int lanes_fiber_wait(lanes_fiber *f, double timeout)
+{
+    f->waiting = 1;
+    f->timed_out = 0;
+    if (timeout >= 0) {
+        uv_update_time(f->sched->loop);
+        uv_timer_start(&f->timer, on_wait_timeout, (uint64_t)ceil(timeout * 1000.0), 0);
+    }
+    lanes_coro_yield();
+    return f->timed_out ? -ETIMEDOUT : 0;
+}
+
+void lanes_fiber_wake(lanes_fiber *f)
+{
+    if (!f->waiting)
+        return;
+    f->waiting = 0;
+    uv_timer_stop(&f->timer);
+    lanes_sched *s = f->sched;
+    f->next = NULL;
+    if (s->ready_tail)
+        s->ready_tail->next = f;
+    else
+        s->ready_head = f;
+    s->ready_tail = f;
+    uv_idle_start(&s->idle, on_idle);
+}

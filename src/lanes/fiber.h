@@ -40,6 +40,8 @@ struct lanes_fiber {
     lanes_fiber *next;             /* ready list */
     void (*body)(lanes_fiber *f);
     void (*finished)(lanes_fiber *f);
+    int waiting;                   /* parked in lanes_fiber_wait */
+    int timed_out;
 };
 
 /* Loop thread. 0, or a libuv error. */
@@ -70,5 +72,15 @@ void lanes_fiber_yield(lanes_fiber *f);
 /* From inside f: runs fn(arg) on the pool and resumes with its result; runs
  * it in place when there is no pool or it is shutting down. */
 void *lanes_fiber_offload(lanes_fiber *f, void *(*fn)(void *arg), void *arg);
+
+/* From inside f: parks it until lanes_fiber_wake(f) or, when timeout >= 0,
+ * that many seconds. 0 when woken, -ETIMEDOUT when the time ran out. The
+ * owner keeps the condition it waits for; a wake is not a promise that it
+ * holds (check it again). */
+int lanes_fiber_wait(lanes_fiber *f, double timeout);
+/* Loop thread: makes a fiber parked in lanes_fiber_wait ready to run on the
+ * loop's next turn (never inside the caller). A no-op for a fiber that is not
+ * parked, so a waker need not know whether anyone waits. */
+void lanes_fiber_wake(lanes_fiber *f);
 
 #endif

@@ -21,4 +21,10 @@ void lanes_conn_close(lanes_conn *c);
 /* For draining: close if idle, else close after the current response. */
 void lanes_conn_drain(lanes_conn *c);
 
+/* WebSockets: the host ops of rt.h (ws_attach, ws_write, ws_reading,
+ * ws_close) for connection c. */
+int lanes_conn_ws_attach(lanes_conn *c, struct lanes_ws *ws);
+int lanes_conn_ws_write(lanes_conn *c, const void *data, size_t len);
+void lanes_conn_ws_reading(lanes_conn *c, int on);
+
 #endif

@@ -38,6 +38,9 @@ struct lanes_conn {
     uint8_t open_handles;          /* tcp + timer not yet closed */
     uint8_t busy;                  /* a request is dispatched and not yet written */
     uint8_t pumping;               /* inside the parse loop: do not re-enter */
+    uint8_t ws_writing;            /* a WebSocket write is in flight (ws_wr) */
+    struct lanes_ws *ws;           /* after a 101: reads go to this socket (conn.c, "WebSockets") */
+    uv_write_t *ws_wr;             /* its one write request, made at the first short write */
 };
 
 struct lanes_worker {

@@ -28,7 +28,7 @@ LAB_PKGS="python3 python3-fastapi python3-uvicorn python3-uvloop python3-httptoo
 TEST_PKGS="libcmocka-dev zlib1g-dev curl hey wrk nginx-light redis-server procps iproute2 prometheus valgrind"
 # Python libraries for the integration tests; Debian's packages are visible
 # to /usr/bin/python3 only.
-TEST_PKGS+=" python3-requests python3-aiohttp python3-httpx"
+TEST_PKGS+=" python3-requests python3-aiohttp python3-httpx python3-websockets"
 # Sanitizer and fuzzing runtimes (clang).
 TEST_PKGS+=" clang libclang-rt-14-dev"
 # /docs tests: headless Chromium, driven through playwright-core (npm, below).

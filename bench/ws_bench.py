@@ -63,6 +63,13 @@ def build_go():
     return out
 
 
+def cpu_s(pid):
+    """User + system CPU seconds of a process so far (all its threads)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -85,6 +92,8 @@ class Srv:
         else:
             args = [gobin["peer"], "-addr", "127.0.0.1:%d" % self.port]
             env["GOMAXPROCS"] = "1"
+        # Pinned as bench/peers.py does: the server on CPU 0, the client on CPU 1.
+        args = ["taskset", "-c", "0"] + args
         self.proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         end = time.monotonic() + 20
         while time.monotonic() < end:
@@ -110,7 +119,7 @@ class Srv:
 
 
 def run_load(gobin, *args, timeout=300):
-    r = subprocess.run([gobin["load"]] + list(args), capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(["taskset", "-c", "1", gobin["load"]] + list(args), capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
         raise RuntimeError("load %s: %s" % (" ".join(args), r.stderr[-500:]))
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -120,8 +129,11 @@ def echo(kind, gobin, a):
     s = Srv(kind, gobin)
     try:
         run_load(gobin, "-mode", "echo", "-url", s.url("/ws/echo"), "-c", "10", "-d", "1s")   # warm-up
-        return run_load(gobin, "-mode", "echo", "-url", s.url("/ws/echo"), "-c", "100", "-size", "64",
-                        "-d", "%ds" % a.echo_secs)["rate"]
+        c0 = cpu_s(s.proc.pid)
+        r = run_load(gobin, "-mode", "echo", "-url", s.url("/ws/echo"), "-c", "100", "-size", "64",
+                     "-d", "%ds" % a.echo_secs)
+        cpu = cpu_s(s.proc.pid) - c0
+        return r["rate"], r["msgs"] / cpu if cpu > 0 else 0
     finally:
         s.stop()
 
@@ -129,11 +141,13 @@ def echo(kind, gobin, a):
 def bcast(kind, gobin, a):
     s = Srv(kind, gobin)
     try:
+        c0 = cpu_s(s.proc.pid)
         r = run_load(gobin, "-mode", "bcast", "-url", s.url("/ws/room"), "-c", "1000", "-n", str(a.bcast_n),
                      "-size", "64", "-window", "8", "-deadline", "60s")
+        cpu = cpu_s(s.proc.pid) - c0   # includes the 1,000 handshakes
         if r["delivered"] < r["expected"]:
             log("%s bcast: %d of %d delivered" % (kind, r["delivered"], r["expected"]))
-        return r["rate"]
+        return r["rate"], r["delivered"] / cpu if cpu > 0 else 0
     finally:
         s.stop()
 
@@ -144,7 +158,7 @@ def idle(kind, gobin, a):
         run_load(gobin, "-mode", "echo", "-url", s.url("/ws/echo"), "-c", "10", "-d", "0.5s")
         time.sleep(0.5)
         before = rss_kb(s.proc.pid)
-        p = subprocess.Popen([gobin["load"], "-mode", "idle", "-url", s.url("/ws/echo"), "-c", str(a.idle),
+        p = subprocess.Popen(["taskset", "-c", "1", gobin["load"], "-mode", "idle", "-url", s.url("/ws/echo"), "-c", str(a.idle),
                               "-hold", "4s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = p.stdout.readline()
         if not line.startswith("open"):
@@ -156,12 +170,14 @@ def idle(kind, gobin, a):
         res = json.loads(out.strip().splitlines()[-1])
         if res["still_echo"] != a.idle:
             log("%s idle: only %d of %d still echoed" % (kind, res["still_echo"], a.idle))
-        return (during - before) / a.idle
+        return (during - before) / a.idle, None
     finally:
         s.stop()
 
 
 def main():
+    # SIGTERM (timeout(1), a killed make) unwinds like ^C: every server is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--echo-secs", type=int, default=5)
@@ -177,12 +193,16 @@ def main():
     res = {t: {k: [] for k in kinds} for t in a.tests.split(",")}
     for r in range(a.rounds):
         order = kinds[r % len(kinds):] + kinds[:r % len(kinds)]
-        for t in res:
+        for t in [t for t in res if t in tests]:
             for k in order:
-                v = tests[t](k, gobin, a)
+                v, per_cpu = tests[t](k, gobin, a)
                 res[t][k].append(v)
-                log("round %d %s %s: %.1f" % (r + 1, t, k, v))
-    units = {"echo": "msgs/s", "bcast": "delivered/s", "idle": "KiB/socket"}
+                if per_cpu is not None:
+                    res.setdefault(t + "_cpu", {}).setdefault(k, []).append(per_cpu)
+                log("round %d %s %s: %.1f%s" % (r + 1, t, k, v,
+                                                "" if per_cpu is None else " (%.0f per server CPU s)" % per_cpu))
+    units = {"echo": "msgs/s", "bcast": "delivered/s", "idle": "KiB/socket",
+             "echo_cpu": "msgs per server CPU-second", "bcast_cpu": "delivered per server CPU-second"}
     print("%-6s %-12s %s" % ("test", "server", "median (rounds)"))
     summary = {}
     for t, per in res.items():

@@ -115,6 +115,8 @@ struct lanes_rt {
     struct lanes_watchdog *watchdog;
     struct lanes_stats *stats;
     struct lanes_ws_room *rooms;   /* WebSocket rooms of this worker, a list (app/ws.c) */
+    struct lanes_ws *ws_dirty;     /* sockets with frames queued this turn (app/ws.c) */
+    uv_check_t ws_flush;           /* writes them once per loop turn; loop NULL until the first */
 };
 
 /* Marks the LOOP route whose code the loop thread runs (NULL: none), for the

@@ -59,6 +59,8 @@ struct lanes_ws {
     uint8_t close_sent, close_rcvd, failing, gone, handler_done, paused, ping_out;
     struct lanes_ws_room *room;
     struct lanes_ws *rprev, *rnext;
+    struct lanes_ws *dnext;        /* rt->ws_dirty list */
+    uint8_t dirty;
 };
 
 static const lanes_ws_opts DEFAULTS = {
@@ -105,7 +107,7 @@ static size_t queued(const lanes_ws *ws)
 static void wake(lanes_ws *ws)
 {
     if (ws->req && !ws->handler_done)
-        lanes_fiber_wake(&ws->req->fiber);
+        lanes_fiber_wake_now(&ws->req->fiber);
 }
 
 /* ---- rooms ------------------------------------------------------------------------ */
@@ -208,6 +210,63 @@ static void after_flush(lanes_ws *ws)
         ws->rt->ops->ws_close(ws->conn);
 }
 
+/* Once per loop turn, after I/O: write what the turn's sends queued, so the
+ * frames a socket got in one turn (a burst of broadcasts, several echoes)
+ * leave in one write instead of one each. */
+static void on_flush_check(uv_check_t *h)
+{
+    lanes_rt *rt = h->data;
+    lanes_ws *ws = rt->ws_dirty;
+    rt->ws_dirty = NULL;
+    uv_check_stop(h);
+    while (ws) {
+        lanes_ws *next = ws->dnext;
+        ws->dnext = NULL;
+        ws->dirty = 0;
+        flush(ws);
+        ws = next;
+    }
+}
+
+static void flush_later(lanes_ws *ws)
+{
+    if (queued(ws) >= ws->o->send_buffer / 2) {
+        flush(ws);   /* a burst: do not let the queue fill up waiting for the turn's end */
+        return;
+    }
+    if (ws->dirty || !ws->conn)
+        return;
+    lanes_rt *rt = ws->rt;
+    if (!rt->ws_flush.loop) {
+        uv_check_init(rt->loop, &rt->ws_flush);
+        rt->ws_flush.data = rt;
+    }
+    if (!rt->ws_dirty)
+        uv_check_start(&rt->ws_flush, on_flush_check);
+    ws->dirty = 1;
+    ws->dnext = rt->ws_dirty;
+    rt->ws_dirty = ws;
+}
+
+static void undirty(lanes_ws *ws)
+{
+    if (!ws->dirty)
+        return;
+    lanes_ws **pp = &ws->rt->ws_dirty;
+    while (*pp && *pp != ws)
+        pp = &(*pp)->dnext;
+    if (*pp)
+        *pp = ws->dnext;
+    ws->dirty = 0;
+}
+
+void lanes_ws_rt_close(lanes_rt *rt)
+{
+    uv_handle_t *h = (uv_handle_t *)&rt->ws_flush;
+    if (h->loop && !uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
 /* Appends one frame to the queue (not sent yet: call flush). */
 static int enqueue(lanes_ws *ws, int opcode, const void *a, size_t alen, const void *b, size_t blen)
 {
@@ -288,7 +347,7 @@ static int send_msg(lanes_ws *ws, int opcode, const void *data, size_t len)
         return -EPIPE;
     int rc = enqueue(ws, opcode, data, len, NULL, 0);
     if (rc == 0)
-        flush(ws);
+        flush_later(ws);
     return rc;
 }
 
@@ -323,7 +382,7 @@ int lanes_ws_broadcast(lanes_ws *ws, int type, const void *data, size_t len)
             continue;
         }
         if (enqueue(m, op, data, len, NULL, 0) == 0) {
-            flush(m);
+            flush_later(m);
             n++;
         }
     }
@@ -502,6 +561,7 @@ static void free_inbox(lanes_ws *ws)
 static void on_timer_closed(uv_handle_t *h)
 {
     lanes_ws *ws = h->data;
+    undirty(ws);
     lanes_wsframe_free(&ws->parser);
     lanes_buf_free(&ws->out);
     lanes_buf_free(&ws->next);

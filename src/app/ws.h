@@ -26,6 +26,9 @@ void lanes_ws_route_handler(lanes_req *req);
  * handshake (an error status, or 101 and the handler's coroutine). */
 void lanes_ws_begin(lanes_req *req);
 
+/* lanes_rt_close: closes the once-a-turn flush handle. */
+void lanes_ws_rt_close(lanes_rt *rt);
+
 /* The host's calls into a socket (see rt.h ws_attach). */
 void lanes_ws_on_data(struct lanes_ws *ws, const char *data, size_t n);
 void lanes_ws_on_written(struct lanes_ws *ws);

@@ -191,3 +191,16 @@ void lanes_fiber_wake(lanes_fiber *f)
     s->ready_tail = f;
     uv_idle_start(&s->idle, on_idle);
 }
+
+void lanes_fiber_wake_now(lanes_fiber *f)
+{
+    if (!f->waiting)
+        return;
+    if (lanes_coro_current()) {
+        lanes_fiber_wake(f);   /* never resume one coroutine inside another */
+        return;
+    }
+    f->waiting = 0;
+    uv_timer_stop(&f->timer);
+    resume(f);
+}

@@ -82,5 +82,10 @@ int lanes_fiber_wait(lanes_fiber *f, double timeout);
  * loop's next turn (never inside the caller). A no-op for a fiber that is not
  * parked, so a waker need not know whether anyone waits. */
 void lanes_fiber_wake(lanes_fiber *f);
+/* The same, but from a loop callback (no coroutine running) it resumes f at
+ * once instead of on the loop's next turn: an event that arrives with the
+ * bytes (a WebSocket message) costs no extra loop iteration. Inside a
+ * coroutine it is lanes_fiber_wake. */
+void lanes_fiber_wake_now(lanes_fiber *f);
 
 #endif

@@ -21,14 +21,18 @@ BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-d
 # uvicorn[standard]` would give it, so the FastAPI twin is not handicapped.
 # golang-go: the Go net/http peer (bench/go/peer.go) that client-models and the
 # peer bench (bench/peers.py, make bench-check) run under the same client.
+# python3-websockets: uvicorn's WebSocket protocol for the twin's @app.websocket
+# routes (the tests' WebSocket client too); golang-github-gorilla-websocket-dev:
+# the Go WebSocket peer and load client of bench/ws_bench.py (bench/wsgo).
 LAB_PKGS="python3 python3-fastapi python3-uvicorn python3-uvloop python3-httptools gunicorn golang-go"
+LAB_PKGS+=" python3-websockets golang-github-gorilla-websocket-dev"
 # Tests: cmocka; clients and anchors (prometheus: promtool check metrics;
 # valgrind: memcheck test; redis-server: the Redis job store tests; nginx-light:
 # the load-balancer test); zlib1g-dev: the fully static link in tests/install.
 TEST_PKGS="libcmocka-dev zlib1g-dev curl hey wrk nginx-light redis-server procps iproute2 prometheus valgrind"
 # Python libraries for the integration tests; Debian's packages are visible
 # to /usr/bin/python3 only.
-TEST_PKGS+=" python3-requests python3-aiohttp python3-httpx python3-websockets"
+TEST_PKGS+=" python3-requests python3-aiohttp python3-httpx"
 # Sanitizer and fuzzing runtimes (clang).
 TEST_PKGS+=" clang libclang-rt-14-dev"
 # /docs tests: headless Chromium, driven through playwright-core (npm, below).

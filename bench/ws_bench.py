@@ -94,7 +94,8 @@ class Srv:
             env["GOMAXPROCS"] = "1"
         # Pinned as bench/peers.py does: the server on CPU 0, the client on CPU 1.
         args = ["taskset", "-c", "0"] + args
-        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.log = open(os.path.join(WORK, "%s.log" % kind), "w")   # the last run's server log
+        self.proc = subprocess.Popen(args, env=env, cwd=WORK, stdout=subprocess.DEVNULL, stderr=self.log)
         end = time.monotonic() + 20
         while time.monotonic() < end:
             try:

@@ -157,17 +157,40 @@ func bcast(url string, c, n, size, window int, deadline time.Duration) {
 
 func idle(url string, c int, hold time.Duration) {
 	conns := dialAll(url, c)
+	// A reader per socket, as a browser has: it answers the server's pings
+	// (gorilla does so inside ReadMessage) and catches the echoes.
+	got := make([]chan bool, len(conns))
+	for i, conn := range conns {
+		got[i] = make(chan bool, 1)
+		go func(conn *websocket.Conn, ch chan bool) {
+			for {
+				if _, _, err := conn.ReadMessage(); err != nil {
+					close(ch)
+					return
+				}
+				select {
+				case ch <- true:
+				default:
+				}
+			}
+		}(conn, got[i])
+	}
 	fmt.Printf("open %d\n", len(conns))
 	os.Stdout.Sync()
 	time.Sleep(hold)
 	ok := 0
-	for _, conn := range conns {
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i, conn := range conns {
 		if conn.WriteMessage(websocket.TextMessage, []byte("x")) == nil {
-			if _, _, err := conn.ReadMessage(); err == nil {
-				ok++
+			select {
+			case v := <-got[i]:
+				if v {
+					ok++
+				}
+			case <-time.After(10 * time.Second):
 			}
 		}
+	}
+	for _, conn := range conns {
 		conn.Close()
 	}
 	json.NewEncoder(os.Stdout).Encode(map[string]interface{}{"open": c, "still_echo": ok})

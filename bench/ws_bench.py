@@ -85,7 +85,7 @@ class Srv:
         env = dict(os.environ)
         if kind == "lanes":
             args = [os.path.join(BUILD, "bin", "lanes-demo"), "--port", str(self.port), "--workers", "1",
-                    "--no-access-log", "--log-level", "warning"]
+                    "--no-access-log", "--log-level", os.environ.get("WS_BENCH_LOG", "warning")]
         elif kind == "uvicorn":
             args = ["/usr/bin/python3", "-m", "uvicorn", "app:app", "--app-dir", os.path.join(SRC, "lab", "fastapi"),
                     "--port", str(self.port), "--ws", "websockets", "--log-level", "warning", "--no-access-log"]

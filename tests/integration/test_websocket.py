@@ -338,8 +338,8 @@ class WS(unittest.TestCase):
         except (ConnectionResetError, TimeoutError):
             pass
         self.assertLess(total, 20 << 20, "server kept sending %d bytes" % total)
-        limit = 32 if os.environ.get("LANES_SANITIZE") else 8
-        self.assertLess(grew, limit, "server RSS grew %.1f MB for one stalled socket" % grew)
+        if not os.environ.get("LANES_SANITIZE"):   # ASan's quarantine keeps freed memory
+            self.assertLess(grew, 8, "server RSS grew %.1f MB for one stalled socket" % grew)
         ws.close()
 
     def test_stalled_room_members_closed_others_served(self):
@@ -380,9 +380,10 @@ class WS(unittest.TestCase):
         self.assertEqual(closed, 50, "stalled members still open")
         for i, n in enumerate(got):
             self.assertGreater(n, sent * 0.9, "reader %d got %d of %d messages" % (i, n, sent))
-        # 55 members x (16 KiB queue + a message) is ~1 MiB; sanitizers keep freed memory
-        limit = 64 if os.environ.get("LANES_SANITIZE") else 16
-        self.assertLess(grew, limit, "RSS grew %.1f MB" % grew)
+        # 55 members x (16 KiB queue + a message) is ~1 MiB. ASan holds freed
+        # memory in its quarantine (256 MiB): RSS says nothing there.
+        if not os.environ.get("LANES_SANITIZE"):
+            self.assertLess(grew, 16, "RSS grew %.1f MB" % grew)
         for s in stalled + readers:
             s.close()
 

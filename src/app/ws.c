@@ -169,6 +169,7 @@ int lanes_ws_room_size(const lanes_ws *ws)
 /* ---- sending ---------------------------------------------------------------------- */
 
 static void after_flush(lanes_ws *ws);
+static void on_tick(uv_timer_t *t);
 
 static void flush(lanes_ws *ws)
 {
@@ -298,6 +299,11 @@ static void start_close(lanes_ws *ws, int code, const char *reason)
         rlen = 123;
     enqueue(ws, LANES_WSOP_CLOSE, c, 2, reason, rlen);
     ws->close_deadline_ms = now_ms(ws) + CLOSE_WAIT_MS;
+    /* The next tick at the deadline itself: a client that never answers is
+     * cut off after CLOSE_WAIT_MS, not up to a tick later (shutdown waits). */
+    uint64_t every = uv_timer_get_repeat(&ws->timer);
+    if (every)
+        uv_timer_start(&ws->timer, on_tick, CLOSE_WAIT_MS, every);
     flush(ws);
     wake(ws);
 }

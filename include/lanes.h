@@ -274,7 +274,10 @@ typedef struct {
 int lanes_ws_recv(lanes_ws *ws, lanes_ws_msg *msg, double timeout);
 /* Sends one message; suspends while the send buffer is full (see above).
  * 0, -EPIPE (closed), -ETIMEDOUT (the client did not read for send_timeout:
- * the socket is closed), -EINVAL (text not UTF-8), -ENOMEM. */
+ * the socket is closed), -EINVAL (text not UTF-8), -ENOMEM. Called from a
+ * coroutine other than the socket's own handler it never waits: -ENOBUFS
+ * while the buffer is full. Frames sent during one turn of the loop leave
+ * in one write at the end of the turn. */
 int lanes_ws_send_text(lanes_ws *ws, const char *text, size_t len);
 int lanes_ws_send_binary(lanes_ws *ws, const void *data, size_t len);
 /* Starts the close handshake with code (1000, 3000-4999, ...) and a short

@@ -289,6 +289,110 @@ void lanes_jw_null(lanes_jw *w);
 void lanes_jw_raw(lanes_jw *w, const char *json);
 int lanes_json_jw(lanes_req *req, int status, lanes_jw *w);
 
+/* ---- WebSockets (RFC 6455) ------------------------------------------------- */
+/*
+ * A WebSocket route answers the Upgrade handshake itself (101, or 400 for a
+ * missing or malformed Sec-WebSocket-Key, 426 with Sec-WebSocket-Version: 13
+ * for another version or a GET without Upgrade), then runs handler(ws) for
+ * the socket's life as a LANES_LOOP coroutine: receiving and sending suspend
+ * only that coroutine, so one worker holds thousands of sockets. The socket is
+ * closed (1000) when the handler returns. Only LANES_LOOP is accepted
+ * (-EINVAL otherwise): a pool thread per open socket is what the loop exists
+ * to avoid.
+ *
+ * Protocol errors close the socket with the code RFC 6455 names (1002 for an
+ * unmasked or malformed frame, 1007 for text that is not UTF-8, 1009 for a
+ * message over max_message); pings are answered for you; the server pings a
+ * quiet client every ping_interval and closes it (1011) when nothing at all
+ * comes back within ping_timeout. On shutdown every socket gets 1001 and the
+ * drain waits at most --graceful-timeout.
+ *
+ * Sending is bounded: at most send_buffer bytes wait for a slow client.
+ * lanes_ws_send_* suspends while the buffer is over that mark and fails
+ * (closing the socket) if it stays over it for send_timeout seconds.
+ */
+typedef struct lanes_ws lanes_ws;
+typedef void (*lanes_ws_handler)(lanes_ws *ws);
+
+/* Zero-initialise; 0 fields take the defaults in brackets. */
+typedef struct {
+    const char *summary;          /* /docs */
+    size_t max_message;           /* bytes of one received message [1 MiB] -> 1009 */
+    double ping_interval;         /* s of silence before the server pings [20]; < 0: never */
+    double ping_timeout;          /* s a ping may go unanswered [20] */
+    size_t send_buffer;           /* bytes queued for a slow client [64 KiB] */
+    double send_timeout;          /* s a client may stay over send_buffer [10] */
+} lanes_ws_opts;
+
+int lanes_websocket(lanes_app *app, const char *pattern, lanes_ws_handler handler, lanes_lane lane);
+int lanes_websocket_ex(lanes_app *app, const char *pattern, lanes_ws_handler handler, lanes_lane lane,
+                       const lanes_ws_opts *opts);
+
+/* The handshake request: path and query parameters, headers. Valid for the
+ * handler's whole run. */
+lanes_req *lanes_ws_req(lanes_ws *ws);
+
+enum {
+    LANES_WS_TEXT = 1,            /* a text message (valid UTF-8) */
+    LANES_WS_BINARY = 2,          /* a binary message */
+    LANES_WS_POST = 3,            /* posted by another coroutine (lanes_ws_post, rooms) */
+};
+
+typedef struct {
+    int type;                     /* LANES_WS_TEXT, _BINARY or _POST */
+    const void *data;             /* valid until the next lanes_ws_recv; text is NUL-terminated */
+    size_t len;
+} lanes_ws_msg;
+
+/*
+ * Waits for the next message from the client or posted to this socket, for
+ * at most timeout seconds (< 0: no limit). One call waits on all three (the
+ * client, other coroutines, the clock), which is what a room needs. 0,
+ * -ETIMEDOUT, or -EPIPE once the socket is closed (then lanes_ws_close_code
+ * says how).
+ */
+int lanes_ws_recv(lanes_ws *ws, lanes_ws_msg *msg, double timeout);
+/* Sends one message; suspends while the send buffer is full (see above).
+ * 0, -EPIPE (closed), -ETIMEDOUT (the client did not read for send_timeout:
+ * the socket is closed), -EINVAL (text not UTF-8), -ENOMEM. Called from a
+ * coroutine other than the socket's own handler it never waits: -ENOBUFS
+ * while the buffer is full. Frames sent during one turn of the loop leave
+ * in one write at the end of the turn. */
+int lanes_ws_send_text(lanes_ws *ws, const char *text, size_t len);
+int lanes_ws_send_binary(lanes_ws *ws, const void *data, size_t len);
+/* Starts the close handshake with code (1000, 3000-4999, ...) and a short
+ * UTF-8 reason; lanes_ws_recv then returns -EPIPE. 0 or -EINVAL. */
+int lanes_ws_close(lanes_ws *ws, int code, const char *reason);
+/* The close code the client sent (1005 when it sent none), 1006 when the
+ * connection dropped without one, 0 while open. */
+int lanes_ws_close_code(const lanes_ws *ws);
+/* Puts data into ws's inbox as a LANES_WS_POST message (from any coroutine of
+ * the same worker). 0, -EPIPE, -ENOBUFS (its inbox is over send_buffer). */
+int lanes_ws_post(lanes_ws *ws, const void *data, size_t len);
+
+/*
+ * Rooms: named groups of sockets in one worker (with --workers N, a room is
+ * per worker). A socket is in at most one room and leaves it when it closes.
+ *
+ *   static void chat(lanes_ws *ws) {
+ *       lanes_ws_join(ws, "lobby");
+ *       lanes_ws_msg m;
+ *       while (lanes_ws_recv(ws, &m, -1) == 0)
+ *           lanes_ws_broadcast(ws, LANES_WS_TEXT, m.data, m.len);
+ *   }
+ *
+ * lanes_ws_broadcast queues the message to every member (the sender too)
+ * without waiting: a member whose send buffer is full misses it, and one
+ * that stays full for its send_timeout is closed (1008), so one stalled
+ * client never holds up the room or grows the server's memory. Returns the
+ * number of members it was queued to, or -EINVAL (not in a room).
+ */
+int lanes_ws_join(lanes_ws *ws, const char *room);
+void lanes_ws_leave(lanes_ws *ws);
+int lanes_ws_broadcast(lanes_ws *ws, int type, const void *data, size_t len);
+/* Members of ws's room (0 when in none). */
+int lanes_ws_room_size(const lanes_ws *ws);
+
 /* ---- misc ------------------------------------------------------------------ */
 
 const char *lanes_strerror(int err);

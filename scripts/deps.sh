@@ -13,14 +13,19 @@
 #   scripts/deps.sh --print TIER   lists the tier (apt packages, then npm:...), installs nothing
 set -euo pipefail
 
-# Build: compiler, CMake, libuv, llhttp sources, SQLite, hiredis.
-BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev libhiredis-dev"
+# Build: compiler, CMake, libuv, llhttp sources, SQLite, hiredis, nettle (SHA-1 +
+# base64 of the WebSocket handshake).
+BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev libhiredis-dev nettle-dev"
 # The lab: Debian's Python (the lab is standard library only) and the FastAPI
 # twin. uvloop + httptools: uvicorn picks them up by itself, as `pip install
 # uvicorn[standard]` would give it, so the FastAPI twin is not handicapped.
 # golang-go: the Go net/http peer (bench/go/peer.go) that client-models and the
 # peer bench (bench/peers.py, make bench-check) run under the same client.
+# python3-websockets: uvicorn's WebSocket protocol for the twin's @app.websocket
+# routes (the tests' WebSocket client too); golang-github-gorilla-websocket-dev:
+# the Go WebSocket peer and load client of bench/ws_bench.py (bench/wsgo).
 LAB_PKGS="python3 python3-fastapi python3-uvicorn python3-uvloop python3-httptools gunicorn golang-go"
+LAB_PKGS+=" python3-websockets golang-github-gorilla-websocket-dev"
 # Tests: cmocka; clients and anchors (prometheus: promtool check metrics;
 # valgrind: memcheck test; redis-server: the Redis job store tests; nginx-light:
 # the load-balancer test); zlib1g-dev: the fully static link in tests/install.

@@ -572,6 +572,29 @@ static void send_demo_file(lanes_req *req)
         stream_stopped(req, "file", 0, rc);
 }
 
+/* A WebSocket echo: every message comes back as it came (text as text,
+ * binary as binary) until the client closes. */
+static void ws_echo(lanes_ws *ws)
+{
+    lanes_ws_msg m;
+    while (lanes_ws_recv(ws, &m, -1) == 0) {
+        int rc = m.type == LANES_WS_BINARY ? lanes_ws_send_binary(ws, m.data, m.len)
+                                           : lanes_ws_send_text(ws, m.data, m.len);
+        if (rc < 0)
+            break;
+    }
+}
+
+/* A broadcast room: every message goes to every member (bench/ws_bench.py). */
+static void ws_room(lanes_ws *ws)
+{
+    if (lanes_ws_join(ws, "room") < 0)
+        return;
+    lanes_ws_msg m;
+    while (lanes_ws_recv(ws, &m, -1) == 0)
+        lanes_ws_broadcast(ws, m.type, m.data, m.len);
+}
+
 /* ---- routes ------------------------------------------------------------------ */
 
 typedef struct {
@@ -654,6 +677,16 @@ int main(int argc, char **argv)
             lanes_app_free(app);
             return 1;
         }
+    }
+    lanes_ws_opts wo = { .summary = "WebSocket echo: each message is sent back as it came" };
+    lanes_ws_opts ro = { .summary = "WebSocket broadcast room: each message goes to every member" };
+    int rc = lanes_websocket_ex(app, "/ws/echo", ws_echo, LANES_LOOP, &wo);
+    if (rc == 0)
+        rc = lanes_websocket_ex(app, "/ws/room", ws_room, LANES_LOOP, &ro);
+    if (rc < 0) {
+        fprintf(stderr, "lanes-demo: cannot register the WebSocket routes: %s\n", lanes_strerror(rc));
+        lanes_app_free(app);
+        return 1;
     }
     return lanes_main(app, argc, argv);
 }

@@ -501,3 +501,45 @@ async def sse(request: Request, n: int = Query(10, ge=0), ms: int = Query(1000, 
                 yield ": keep-alive\n\n"
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+# ---- WebSockets: lanes-demo's /ws/echo and /ws/room ------------------------------
+from fastapi import WebSocket, WebSocketDisconnect  # noqa: E402
+
+_room = set()
+
+
+@app.websocket("/ws/echo")
+async def ws_echo(ws: WebSocket):
+    """Each message back as it came, text as text and binary as binary."""
+    await ws.accept()
+    try:
+        while True:
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                return
+            if msg.get("text") is not None:
+                await ws.send_text(msg["text"])
+            else:
+                await ws.send_bytes(msg["bytes"])
+    except WebSocketDisconnect:
+        pass
+
+
+@app.websocket("/ws/room")
+async def ws_room(ws: WebSocket):
+    """A broadcast room, the usual FastAPI way: a set of sockets, a loop of sends."""
+    await ws.accept()
+    _room.add(ws)
+    try:
+        while True:
+            text = await ws.receive_text()
+            for m in list(_room):
+                try:
+                    await m.send_text(text)
+                except Exception:
+                    _room.discard(m)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        _room.discard(ws)

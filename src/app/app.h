@@ -25,6 +25,8 @@ typedef struct {
     int max_concurrency;
     int nquery;
     lanes_qdecl query[LANES_MAX_QDECL];
+    lanes_ws_handler ws_handler;  /* non-NULL: a WebSocket route (app/ws.c) */
+    lanes_ws_opts ws_opts;        /* with the defaults filled in */
 } lanes_route_def;
 
 typedef struct {

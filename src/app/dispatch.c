@@ -18,6 +18,7 @@
 #include "app/response.h"
 #include "app/route.h"
 #include "app/stream.h"
+#include "app/ws.h"
 #include "util/log.h"
 
 static void start_handler(lanes_req *req);
@@ -133,6 +134,10 @@ static void start_handler(lanes_req *req)
         return;
     }
     req->lane_now = LANES_LOOP;
+    if (req->route->ws_handler) {
+        lanes_ws_begin(req);   /* the handshake, then the handler for the socket's life */
+        return;
+    }
     if (lanes_fiber_start(&req->fiber, &w->sched, loop_body, loop_finished, req->route->label) < 0) {
         lanes_log(LANES_LOG_ERROR, "no memory for a coroutine stack (%s)", req->route->label);
         lanes_response_error(req, 503, "server out of memory for coroutine stacks");

@@ -221,6 +221,24 @@ static int unique_op_id(const lanes_route_def *r, const char *oapath, char **ids
     return 0;
 }
 
+/* A WebSocket route: marked x-websocket, its handshake's answers documented. */
+static void write_ws_operation(lanes_jw *w)
+{
+    lanes_jw_key(w, "x-websocket");
+    lanes_jw_bool(w, 1);
+    lanes_jw_key(w, "responses");
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "101");
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "description");
+    lanes_jw_str(w, "Switching Protocols: the connection is a WebSocket from here on");
+    lanes_jw_end(w);
+    write_json_response(w, "400", "Missing or malformed Sec-WebSocket-Key", NULL);
+    write_json_response(w, "426", "Upgrade Required: not a WebSocket handshake, or a version other than 13", NULL);
+    lanes_jw_end(w);
+    lanes_jw_end(w);
+}
+
 static void write_operation(lanes_jw *w, const lanes_route_def *r, const char *op_id)
 {
     char method[sizeof r->method];
@@ -241,12 +259,18 @@ static void write_operation(lanes_jw *w, const lanes_route_def *r, const char *o
         lanes_jw_str(w, r->summary);
     }
     lanes_jw_key(w, "description");
-    lanes_jw_str(w, lane_text(r->lane));
+    lanes_jw_str(w, r->ws_handler ? "WebSocket (RFC 6455): connect with ws:// to this path; the handshake "
+                 "is a GET with Upgrade: websocket, answered 101. Runs in the loop lane as a coroutine."
+                 : lane_text(r->lane));
     lanes_jw_key(w, "operationId");
     lanes_jw_str(w, op_id);
     lanes_jw_key(w, "x-lane");
     lanes_jw_str(w, lane);
     int nparams = write_parameters(w, r);
+    if (r->ws_handler) {
+        write_ws_operation(w);
+        return;
+    }
     lanes_jw_key(w, "responses");
     lanes_jw_obj(w);
     if (r->lane == LANES_JOB)

@@ -75,6 +75,7 @@ struct lanes_req {
     struct lanes_wq *wq;           /* who writes before the answer is final (app/wq.h), else NULL */
     int streamed;                  /* its head went out: respond() only ends the exchange */
     void (*stream_release)(lanes_req *req);   /* frees stream on reset (stream.c hands it) */
+    struct lanes_ws *ws;           /* a WebSocket route's socket after its 101 (app/ws.c) */
 
     /* ---- timing ---- */
     uint64_t t_start_ns;           /* message complete (monotonic) */

@@ -29,6 +29,8 @@
 #include "lanes/fiber.h"
 #include "lanes/pool.h"
 
+struct lanes_ws;
+
 /* What the host does for the framework. Both run on the loop thread. */
 typedef struct {
     /* req's answer is final: write it on its connection (req->conn), or
@@ -57,6 +59,20 @@ typedef struct {
     int (*dup_fd)(lanes_req *req);
     /* The answer will end with the connection (an HTTP/1.0 stream). */
     void (*close_after)(lanes_req *req);
+    /* ---- WebSockets (app/ws.c): a connection taken over after its 101 ----
+     * ws_attach: from now on conn's bytes go to lanes_ws_on_data(ws), its
+     * close to lanes_ws_on_gone(ws) and a drain to lanes_ws_going_away(ws);
+     * bytes the client sent after the handshake are fed at once. 0 or -errno.
+     * ws_write: writes len bytes: 1 when the socket took them all now; 0 when
+     * the host keeps the pointer until it calls lanes_ws_on_written(ws) (the
+     * bytes must stay put until then, and no other write may be issued);
+     * -EPIPE when the connection is closing (then nothing more is written).
+     * ws_reading: 0 stops reading (the inbox is full), 1 resumes.
+     * ws_close: closes the connection now (what is in flight is dropped). */
+    int (*ws_attach)(void *conn, struct lanes_ws *ws);
+    int (*ws_write)(void *conn, const void *data, size_t len);
+    void (*ws_reading)(void *conn, int on);
+    void (*ws_close)(void *conn);
 } lanes_host_ops;
 
 /* One per worker slot, in memory shared with the master. Written by the
@@ -129,6 +145,9 @@ struct lanes_rt {
     _Atomic(const lanes_route_def *) running_route;
     struct lanes_watchdog *watchdog;
     struct lanes_stats *stats;
+    struct lanes_ws_room *rooms;   /* WebSocket rooms of this worker, a list (app/ws.c) */
+    struct lanes_ws *ws_dirty;     /* sockets with frames queued this turn (app/ws.c) */
+    uv_check_t ws_flush;           /* writes them once per loop turn; loop NULL until the first */
 };
 
 /* Marks the LOOP route whose code the loop thread runs (NULL: none), for the

@@ -13,6 +13,7 @@
 #include "app/stats.h"
 #include "app/watchdog.h"
 #include "app/wq.h"
+#include "app/ws.h"
 #include "util/log.h"
 
 /* Coroutine stacks kept for reuse past this many are unmapped once a second,
@@ -128,6 +129,7 @@ void lanes_rt_close(lanes_rt *rt)
     close_if_open((uv_handle_t *)&rt->beat_check);
     lanes_sched_close(&rt->sched);
     lanes_wq_hub_stop(rt);
+    lanes_ws_rt_close(rt);
     close_if_open((uv_handle_t *)&rt->house_timer);
     if (rt->jobs) {
         lanes_jobs_close(rt->jobs);

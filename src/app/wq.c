@@ -231,7 +231,7 @@ static int loop_wait_below(lanes_wq *q, size_t below)
         if ((size_t)v < below)
             return 0;
         q->fiber_waiting = 1;
-        lanes_fiber_park(&req->fiber, -1);
+        lanes_fiber_wait(&req->fiber, -1);
         q->fiber_waiting = 0;
     }
 }

@@ -7,7 +7,7 @@
  * never blocks and never refuses bytes. A lanes_wq bounds it: a write queues
  * its bytes, then, while the queue holds `high` bytes or more, waits:
  *   - LOOP (inside the request's coroutine): the coroutine parks
- *     (lanes_fiber_park) and the loop serves everyone else;
+ *     (lanes_fiber_wait) and the loop serves everyone else;
  *   - any other thread (THREAD lane): the bytes go into the wq's own buffer
  *     under the hub's mutex, a uv_async makes the loop hand them to the
  *     connection, and the thread waits on a condition variable.

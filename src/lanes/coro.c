@@ -117,7 +117,8 @@ struct lanes_coro {
 #define CORO_WARM 8
 
 struct lanes_coro_pool {
-    size_t stack_size;  /* usable bytes, page multiple */
+    size_t stack_size;  /* usable bytes: the stack pages less the struct on top */
+    size_t span;        /* the stack pages (what was asked, rounded to pages) */
     size_t guard_size;
     size_t map_size;
     size_t max_cached;
@@ -165,11 +166,15 @@ int lanes_coro_pool_new(lanes_coro_pool **out, size_t stack_size, size_t max_cac
     if (!pool)
         return -ENOMEM;
     size_t page = page_size();
-    pool->stack_size = round_up(stack_size, page);
+    pool->span = round_up(stack_size, page);
     pool->guard_size = page;
-    /* The coroutine struct sits above the stack, in the same mapping, so a
-     * coroutine costs one mmap and no malloc; stack overflow runs away from it. */
-    pool->map_size = page + pool->stack_size + round_up(sizeof(lanes_coro), page);
+    /* The coroutine struct sits at the top of the stack's own pages, in the
+     * same mapping, so a coroutine costs one mmap and no malloc, stack
+     * overflow runs away from it, and a parked coroutine touches one page
+     * (struct + the frames of its wait) instead of two: what an idle
+     * WebSocket costs is mostly this. */
+    pool->stack_size = pool->span - round_up(sizeof(lanes_coro), 64);
+    pool->map_size = page + pool->span;
     pool->max_cached = max_cached;
     *out = pool;
     return 0;
@@ -566,7 +571,7 @@ static void report_overflow(const lanes_coro *co)
     n = append(msg, n, cap, "lanes: stack overflow in LOOP handler ");
     n = append(msg, n, cap - 200, co->label ? co->label : "(unnamed)");
     n = append(msg, n, cap, " (stack ");
-    n = append_uint(msg, n, cap, co->pool->stack_size / 1024);
+    n = append_uint(msg, n, cap, co->pool->span / 1024);
     n = append(msg, n, cap, " KiB): deep recursion or a large local array; "
                             "move it to LANES_THREAD or allocate on the heap\n");
     size_t off = 0;

@@ -174,36 +174,35 @@ void *lanes_fiber_offload(lanes_fiber *f, void *(*fn)(void *arg), void *arg)
     return f->off_result;
 }
 
-/* ---- park and wake (writers waiting on a queue, app/wq.c) ---- */
+/* ---- parking: lanes_fiber_wait / lanes_fiber_wake ---------------------------- */
 
-static void on_park_timeout(uv_timer_t *t)
+static void on_wait_timeout(uv_timer_t *t)
 {
     lanes_fiber *f = t->data;
-    if (!f->parked)
+    if (!f->waiting)
         return;
-    f->parked = 0;
+    f->waiting = 0;
+    f->timed_out = 1;
     resume(f);
 }
 
-int lanes_fiber_park(lanes_fiber *f, double timeout_s)
+int lanes_fiber_wait(lanes_fiber *f, double timeout)
 {
-    f->parked = 1;
-    f->woken = 0;
-    if (timeout_s >= 0) {
+    f->waiting = 1;
+    f->timed_out = 0;
+    if (timeout >= 0) {
         uv_update_time(f->sched->loop);
-        uv_timer_start(&f->timer, on_park_timeout, (uint64_t)ceil(timeout_s * 1000.0), 0);
+        uv_timer_start(&f->timer, on_wait_timeout, (uint64_t)ceil(timeout * 1000.0), 0);
     }
     lanes_coro_yield();
-    f->parked = 0;
-    return f->woken ? 0 : -ETIMEDOUT;
+    return f->timed_out ? -ETIMEDOUT : 0;
 }
 
 void lanes_fiber_wake(lanes_fiber *f)
 {
-    if (!f->parked || f->woken)
+    if (!f->waiting)
         return;
-    f->woken = 1;
-    f->parked = 0;
+    f->waiting = 0;
     uv_timer_stop(&f->timer);
     lanes_sched *s = f->sched;
     f->next = NULL;
@@ -213,4 +212,17 @@ void lanes_fiber_wake(lanes_fiber *f)
         s->ready_head = f;
     s->ready_tail = f;
     uv_idle_start(&s->idle, on_idle);
+}
+
+void lanes_fiber_wake_now(lanes_fiber *f)
+{
+    if (!f->waiting)
+        return;
+    if (lanes_coro_current()) {
+        lanes_fiber_wake(f);   /* never resume one coroutine inside another */
+        return;
+    }
+    f->waiting = 0;
+    uv_timer_stop(&f->timer);
+    resume(f);
 }

@@ -44,8 +44,8 @@ struct lanes_fiber {
     lanes_fiber *next;             /* ready list */
     void (*body)(lanes_fiber *f);
     void (*finished)(lanes_fiber *f);
-    int parked;                    /* in lanes_fiber_park, not yet woken */
-    int woken;                     /* lanes_fiber_wake ended the park */
+    int waiting;                   /* parked in lanes_fiber_wait */
+    int timed_out;
 };
 
 /* Loop thread. 0, or a libuv error. */
@@ -79,13 +79,19 @@ void lanes_fiber_yield(lanes_fiber *f);
  * it in place when there is no pool or it is shutting down. */
 void *lanes_fiber_offload(lanes_fiber *f, void *(*fn)(void *arg), void *arg);
 
-/* From inside f: suspends until lanes_fiber_wake(f), or until timeout_s
- * seconds have passed when timeout_s >= 0. 0 when woken, -ETIMEDOUT. What
- * it waits for is the caller's business: it re-checks its condition. */
-int lanes_fiber_park(lanes_fiber *f, double timeout_s);
-/* Loop thread: ends f's park, if it is parked. The fiber resumes on the
- * loop's next turn (never inside the caller), so a waker in the middle of
- * its own work (a write callback) is not re-entered. */
+/* From inside f: parks it until lanes_fiber_wake(f) or, when timeout >= 0,
+ * that many seconds. 0 when woken, -ETIMEDOUT when the time ran out. The
+ * owner keeps the condition it waits for; a wake is not a promise that it
+ * holds (check it again). */
+int lanes_fiber_wait(lanes_fiber *f, double timeout);
+/* Loop thread: makes a fiber parked in lanes_fiber_wait ready to run on the
+ * loop's next turn (never inside the caller). A no-op for a fiber that is not
+ * parked, so a waker need not know whether anyone waits. */
 void lanes_fiber_wake(lanes_fiber *f);
+/* The same, but from a loop callback (no coroutine running) it resumes f at
+ * once instead of on the loop's next turn: an event that arrives with the
+ * bytes (a WebSocket message) costs no extra loop iteration. Inside a
+ * coroutine it is lanes_fiber_wake. */
+void lanes_fiber_wake_now(lanes_fiber *f);
 
 #endif

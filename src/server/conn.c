@@ -20,6 +20,7 @@
 #include "app/response.h"
 #include "app/stats.h"
 #include "app/wq.h"
+#include "app/ws.h"
 #include "http/parser.h"
 #include "util/log.h"
 
@@ -82,6 +83,12 @@ static void on_handle_closed(uv_handle_t *h)
             lanes_req_put(req);
         }
     }
+    if (c->ws) {
+        struct lanes_ws *ws = c->ws;   /* after req: its conn is NULL by now */
+        c->ws = NULL;
+        lanes_ws_on_gone(ws);
+    }
+    free(c->ws_wr);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -112,6 +119,10 @@ void lanes_conn_close(lanes_conn *c)
 
 void lanes_conn_drain(lanes_conn *c)
 {
+    if (c->ws) {
+        lanes_ws_going_away(c->ws);   /* 1001; the close handshake ends it */
+        return;
+    }
     c->close_after = 1;
     if (c->req && c->req->state != REQ_READING)
         return;   /* running or writing: closes after its answer */
@@ -720,4 +731,89 @@ void lanes_conn_accept(lanes_worker *w)
     lanes_http_parser_init(&c->parser, &w->limits, &parser_cbs, c);
     start_reading(c);
     set_timer(c, ms(w->cfg->header_timeout));
+}
+
+/* ---- WebSockets: the connection after a 101 ---------------------------------------- */
+/* The socket (app/ws.c) parses frames and decides when to close; here are
+ * only its reads, its one write in flight and the close. */
+
+static void on_ws_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    lanes_conn *c = s->data;
+    if (n == 0)
+        return;
+    if (n < 0) {
+        lanes_conn_close(c);   /* EOF or reset: the socket sees 1006 unless a close came */
+        return;
+    }
+    if (c->ws)
+        lanes_ws_on_data(c->ws, buf->base, (size_t)n);
+}
+
+void lanes_conn_ws_reading(lanes_conn *c, int on)
+{
+    if (on && !c->reading && !c->closing && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_ws_read) == 0)
+        c->reading = 1;
+    else if (!on)
+        stop_reading(c);
+}
+
+int lanes_conn_ws_attach(lanes_conn *c, struct lanes_ws *ws)
+{
+    c->ws = ws;   /* first: from here on a close reaches the socket */
+    clear_timer(c);
+    stop_reading(c);
+    lanes_conn_ws_reading(c, 1);
+    if (c->pending_len > 0) {
+        /* Frames the client sent right behind its handshake. */
+        size_t n = c->pending_len;
+        c->pending_len = 0;
+        lanes_ws_on_data(ws, c->pending, n);
+    }
+    if (c->peer_eof)
+        lanes_conn_close(c);
+    return c->closing ? -EPIPE : 0;
+}
+
+static void on_ws_write(uv_write_t *wr, int status)
+{
+    lanes_conn *c = wr->data;
+    c->ws_writing = 0;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        lanes_conn_close(c);
+        return;
+    }
+    if (c->ws)
+        lanes_ws_on_written(c->ws);
+}
+
+int lanes_conn_ws_write(lanes_conn *c, const void *data, size_t len)
+{
+    if (c->closing || c->ws_writing)
+        return -EPIPE;
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (r == (int)len)
+        return 1;
+    if (r < 0 && r != UV_EAGAIN) {
+        lanes_conn_close(c);
+        return -EPIPE;
+    }
+    if (r > 0) {
+        b.base += r;
+        b.len -= (unsigned)r;
+    }
+    if (!c->ws_wr && !(c->ws_wr = malloc(sizeof *c->ws_wr))) {
+        lanes_conn_close(c);
+        return -EPIPE;
+    }
+    c->ws_wr->data = c;
+    if (uv_write(c->ws_wr, (uv_stream_t *)&c->tcp, &b, 1, on_ws_write) < 0) {
+        lanes_conn_close(c);
+        return -EPIPE;
+    }
+    c->ws_writing = 1;
+    return 0;
 }

@@ -38,5 +38,10 @@ long lanes_conn_queued(const lanes_conn *c);
 int lanes_conn_dup_fd(lanes_conn *c);
 /* Ends a streamed answer: after_write once the queue has drained. */
 void lanes_conn_stream_respond(lanes_req *req);
+/* WebSockets: the host ops of rt.h (ws_attach, ws_write, ws_reading,
+ * ws_close) for connection c. */
+int lanes_conn_ws_attach(lanes_conn *c, struct lanes_ws *ws);
+int lanes_conn_ws_write(lanes_conn *c, const void *data, size_t len);
+void lanes_conn_ws_reading(lanes_conn *c, int on);
 
 #endif

@@ -301,6 +301,26 @@ static void host_close_after(lanes_req *req)
         c->close_after = 1;
 }
 
+static int host_ws_attach(void *conn, struct lanes_ws *ws)
+{
+    return lanes_conn_ws_attach(conn, ws);
+}
+
+static int host_ws_write(void *conn, const void *data, size_t len)
+{
+    return lanes_conn_ws_write(conn, data, len);
+}
+
+static void host_ws_reading(void *conn, int on)
+{
+    lanes_conn_ws_reading(conn, on);
+}
+
+static void host_ws_close(void *conn)
+{
+    lanes_conn_close(conn);
+}
+
 /* How the framework reaches this worker's connections (app/rt.h). */
 static const lanes_host_ops host_ops = {
     .respond = host_respond,
@@ -309,6 +329,10 @@ static const lanes_host_ops host_ops = {
     .queued = host_queued,
     .dup_fd = host_dup_fd,
     .close_after = host_close_after,
+    .ws_attach = host_ws_attach,
+    .ws_write = host_ws_write,
+    .ws_reading = host_ws_reading,
+    .ws_close = host_ws_close,
 };
 
 static int worker_init(lanes_worker *w, lanes_app *app)

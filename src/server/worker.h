@@ -41,6 +41,9 @@ struct lanes_conn {
     uint8_t wq_finish;             /* a streamed answer ends once its queue is empty */
     int wq_err;                    /* the first write error (a negative errno), sticky */
     size_t wq_bytes;               /* streamed bytes queued, not yet taken by the kernel */
+    uint8_t ws_writing;            /* a WebSocket write is in flight (ws_wr) */
+    struct lanes_ws *ws;           /* after a 101: reads go to this socket (conn.c, "WebSockets") */
+    uv_write_t *ws_wr;             /* its one write request, made at the first short write */
 };
 
 struct lanes_worker {

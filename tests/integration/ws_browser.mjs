@@ -1,0 +1,113 @@
+// ws_browser.mjs — WebSockets in headless Debian Chromium, driven through
+// playwright-core as docs_browser.mjs does: two pages of examples/chat (a line
+// typed in one must appear in the other), and the browser's own WebSocket
+// against the demo's /ws/echo (text and binary). Used by test_ws_browser.py.
+//
+//   node ws_browser.mjs CHAT_BASE_URL DEMO_BASE_URL
+//
+// Prints one JSON line with what it saw. Exit 0 when every step ran (the
+// Python side judges the content), 1 when a step failed, 3 when playwright-core
+// or Chromium is not installed. Talks to the two base URLs only.
+import { createRequire } from "node:module";
+import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const modules = process.env.LANES_NODE_MODULES || "/usr/local/lib/lanes-test/node_modules";
+const chromiumPath = process.env.LANES_CHROMIUM || "/usr/bin/chromium";
+const [chat, demo] = process.argv.slice(2);
+if (!chat || !demo) {
+    console.error("usage: node ws_browser.mjs CHAT_BASE_URL DEMO_BASE_URL");
+    process.exit(2);
+}
+
+let chromium;
+try {
+    ({ chromium } = createRequire(join(modules, "..", "resolver.cjs"))("playwright-core"));
+} catch (e) {
+    console.log(JSON.stringify({ missing: "playwright-core: " + (e.message || e) }));
+    process.exit(3);
+}
+if (!existsSync(chromiumPath)) {
+    console.log(JSON.stringify({ missing: "chromium: no " + chromiumPath }));
+    process.exit(3);
+}
+
+const out = { steps: [] };
+const profile = mkdtempSync(join(tmpdir(), "lanes-chromium-"));
+let ctx;
+
+async function say(page, text) {
+    await page.fill("#say", text);
+    await page.press("#say", "Enter");
+}
+
+async function waitLine(page, text) {
+    await page.waitForFunction((t) => [...document.querySelectorAll("#log .msg")].some((d) => d.textContent === t),
+                               text, { timeout: 15000 });
+}
+
+try {
+    ctx = await chromium.launchPersistentContext(profile, {
+        executablePath: chromiumPath,
+        headless: true,
+        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        timeout: 60000,
+    });
+    const a = ctx.pages()[0] || await ctx.newPage();
+    const b = await ctx.newPage();
+    for (const p of [a, b]) {
+        p.setDefaultTimeout(30000);
+        p.on("pageerror", (e) => out.steps.push("pageerror: " + e.message));
+    }
+    await a.goto(chat + "/", { waitUntil: "load" });
+    await b.goto(chat + "/", { waitUntil: "load" });
+    await a.waitForFunction(() => document.getElementById("status").textContent === "connected");
+    await b.waitForFunction(() => document.getElementById("status").textContent === "connected");
+    out.steps.push("both connected");
+    const fromA = "hello from A " + Math.random().toString(36).slice(2);
+    await say(a, fromA);
+    await waitLine(b, fromA);
+    out.b_saw = fromA;
+    const fromB = "and back from B ✓ " + Math.random().toString(36).slice(2);
+    await say(b, fromB);
+    await waitLine(a, fromB);
+    out.a_saw = fromB;
+    out.a_lines = await a.locator("#log .msg").allInnerTexts();
+    out.b_lines = await b.locator("#log .msg").allInnerTexts();
+    out.steps.push("chat");
+
+    // The browser's WebSocket against the demo's echo (another origin: allowed).
+    const c = await ctx.newPage();
+    await c.goto(demo + "/openapi.json");
+    out.echo = await c.evaluate(async (url) => {
+        const ws = new WebSocket(url);
+        ws.binaryType = "arraybuffer";
+        const got = [];
+        await new Promise((ok, bad) => { ws.onopen = ok; ws.onerror = () => bad(new Error("ws error")); });
+        const next = () => new Promise((ok) => { ws.onmessage = (e) => ok(e.data); });
+        let p = next();
+        ws.send("echo ✓");
+        got.push(await p);
+        p = next();
+        ws.send(new Uint8Array([0, 1, 2, 255]).buffer);
+        got.push(Array.from(new Uint8Array(await p)));
+        const closed = new Promise((ok) => { ws.onclose = (e) => ok(e.code); });
+        ws.close(1000);
+        got.push(await closed);
+        return got;
+    }, demo.replace("http://", "ws://") + "/ws/echo");
+    out.steps.push("echo");
+    console.log(JSON.stringify(out));
+    await ctx.close();
+    rmSync(profile, { recursive: true, force: true });
+    process.exit(0);
+} catch (e) {
+    out.error = String(e && e.message ? e.message : e);
+    console.log(JSON.stringify(out));
+    if (ctx)
+        await ctx.close().catch(() => {});
+    rmSync(profile, { recursive: true, force: true });
+    process.exit(1);
+}

@@ -27,7 +27,7 @@ void lanes_health_serve(lanes_req *req)
     int leaving = w->leaving || w->draining;
     /* A cached "ok" would keep a balancer sending to a leaving instance. */
     lanes_set_header(req, "Cache-Control", "no-store");
-    lanes_jsonf(req, leaving ? 503 : 200, "{\"status\":\"%s\",\"pid\":%d,\"worker\":%d}",
+    lanes_jsonf(req, leaving ? 503 : 200, "{\"status\":%s,\"pid\":%d,\"worker\":%d}",
                 leaving ? "draining" : "ok", (int)w->pid, worker_number(w));
 }
 

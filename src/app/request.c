@@ -6,6 +6,7 @@
 #include "app/request.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@
 #include <strings.h>
 
 #include "app/params.h"
+#include "app/response.h"
 #include "app/rt.h"
+#include "util/log.h"
 
 /* Buffers bigger than this are given back instead of being kept for reuse, so
  * one large upload does not pin its memory to a pooled request forever. */
@@ -39,6 +42,7 @@ void lanes_req_reset(lanes_req *req)
     req->match.bad_param = -1;
     req->nq = 0;
     req->q_parsed = 0;
+    req->misuse[0] = '\0';
     req->status = 0;
     req->responded = 0;
     req->content_type[0] = '\0';
@@ -166,7 +170,7 @@ const void *lanes_body(const lanes_req *req, size_t *len)
     return req->msg.body.len ? req->msg.body.data : NULL;
 }
 
-int lanes_failed(const lanes_req *req) { return req->errors.len > 0; }
+int lanes_failed(const lanes_req *req) { return req->errors.len > 0 || req->misuse[0]; }
 
 int lanes_pid(const lanes_req *req) { return (int)req->rt->pid; }
 
@@ -190,8 +194,27 @@ void lanes_req_invalid(lanes_req *req, const char *loc, const char *name,
     }
 }
 
+void lanes_req_misuse(lanes_req *req, const char *fmt, ...)
+{
+    if (req->misuse[0])
+        return;   /* said once: the first mistake is the one to fix */
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(req->misuse, sizeof req->misuse, "%s: %s",
+             req->route ? req->route->label : "request", what);
+    lanes_log(LANES_LOG_ERROR, "programmer error in %s", req->misuse);
+}
+
 void lanes_req_answer_invalid(lanes_req *req)
 {
+    if (req->misuse[0]) {
+        lanes_buf_reset(&req->res_headers);
+        lanes_response_error(req, 500, req->misuse);
+        return;
+    }
     lanes_buf_reset(&req->res_body);
     if (lanes_buf_puts(&req->res_body, "{\"detail\":[") < 0 ||
         lanes_buf_append(&req->res_body, req->errors.data, req->errors.len) < 0 ||

@@ -54,6 +54,7 @@ struct lanes_req {
     lanes_qpair *qpairs;
     int nq, qcap, q_parsed;
     lanes_buf errors;              /* 422 detail items, JSON, comma-separated */
+    char misuse[256];              /* a programmer error: answered 500 with this, logged once */
 
     /* ---- response ---- */
     int status;
@@ -97,7 +98,12 @@ void lanes_req_invalid(lanes_req *req, const char *loc, const char *name,
 /* Checks the route's declared query parameters and typed path parameters.
  * Returns 0 if fine, else records errors and returns -EINVAL. */
 int lanes_req_validate(lanes_req *req);
-/* Replaces the response with the 422 body built from recorded errors. */
+/* Replaces the response with the 422 body built from recorded errors, or
+ * with a 500 when the handler misused the API (lanes_req_misuse). */
 void lanes_req_answer_invalid(lanes_req *req);
+/* A programmer error in the handler (a param the route does not declare, an
+ * unsafe lanes_jsonf format): the first one is logged naming the route and
+ * kept; the answer becomes a 500 saying it, whatever the handler sends. */
+void lanes_req_misuse(lanes_req *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

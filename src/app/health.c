@@ -36,6 +36,9 @@ int lanes_health_register(lanes_app *app)
     if (!app)
         return -EINVAL;
     lanes_route_opts o = { .summary = "Health for load balancers: 200 while accepting, 503 once draining" };
+    int had_error = app->reg_error[0] != '\0';
     int rc = lanes_route_ex(app, "GET", "/healthz", lanes_health_serve, LANES_LOOP, &o);
+    if (rc == -EEXIST && !had_error)
+        app->reg_error[0] = '\0';   /* the app's own /healthz wins: not an error */
     return rc == -EEXIST ? 0 : rc;
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "app/inputs.h"
 #include "app/params.h"
 #include "app/response.h"
 

@@ -1,0 +1,104 @@
+/*
+ * params_app.c — every parameter kind, for tests/integration/test_params.py:
+ * path (int, bool, path), query (int with default, required str, bool, enum,
+ * list[str], list[int]), header (required, int with default, a repeated list)
+ * and cookie params, echoed back as JSON built with lanes_jsonf (%s must keep
+ * hostile values inside their strings); a route that asks for an undeclared
+ * name (a programmer error: 500); and, when LANES_TEST_BAD_* is set, one bad
+ * registration, so the test can see lanes_main refuse to start.
+ */
+#include <lanes.h>
+#include <stdlib.h>
+
+static void root(lanes_req *req)
+{
+    lanes_json(req, 200, "{\"app\":\"params\"}");
+}
+
+static void items(lanes_req *req)
+{
+    const char *tags[8];
+    long long ids[8];
+    const char *via[4];
+    int ntags = lanes_query_list(req, "tag", tags, 8);
+    int nids = lanes_query_ints(req, "id", ids, 8);
+    int nvia = lanes_header_list(req, "x-via", via, 4);
+    lanes_jsonf(req, 200,
+                "{\"item\":%lld,\"n\":%lld,\"q\":%s,\"flag\":%s,\"order\":%s,\"ntags\":%d,\"tag0\":%s,"
+                "\"ids\":%d,\"id_sum\":%lld,\"token\":%s,\"retries\":%lld,\"nvia\":%d,\"via0\":%s,"
+                "\"session\":%s,\"theme\":%s}",
+                lanes_path_int(req, "item"), lanes_query_int(req, "n", -1), lanes_query_str(req, "q", NULL),
+                lanes_query_bool(req, "flag", 0) ? "yes" : "no", lanes_query_str(req, "order", NULL),
+                ntags, ntags > 0 ? tags[0] : NULL, nids, nids > 1 ? ids[0] + ids[1] : nids ? ids[0] : 0,
+                lanes_header_str(req, "X-Token", NULL), lanes_header_int(req, "x-retries", -1),
+                nvia, nvia ? via[0] : NULL, lanes_cookie_str(req, "session", NULL),
+                lanes_cookie_str(req, "theme", NULL));
+}
+
+static void flag(lanes_req *req)
+{
+    lanes_jsonf(req, 200, "{\"on\":%d}", lanes_path_bool(req, "on"));
+}
+
+static void files(lanes_req *req)
+{
+    lanes_jsonf(req, 200, "{\"path\":%s}", lanes_path_str(req, "p"));
+}
+
+/* Raw text back as a JSON string: the injection regression. */
+static void echo(lanes_req *req)
+{
+    lanes_jsonf(req, 200, "{\"v\":%s,\"h\":%s}", lanes_query(req, "v"), lanes_header(req, "x-v"));
+}
+
+/* The old spelling: refused with a 500, never sent as broken JSON. */
+static void quoted(lanes_req *req)
+{
+    lanes_jsonf(req, 200, "{\"v\":\"%s\"}", lanes_query(req, "v"));
+}
+
+static void misuse_path(lanes_req *req)
+{
+    lanes_jsonf(req, 200, "{\"id\":%lld}", lanes_path_int(req, "ID"));
+}
+
+static void misuse_query(lanes_req *req)
+{
+    lanes_jsonf(req, 200, "{\"n\":%lld}", lanes_query_int(req, "N", 0));
+}
+
+static void misuse_type(lanes_req *req)
+{
+    lanes_jsonf(req, 200, "{\"n\":%d}", lanes_query_bool(req, "n", 0));
+}
+
+int main(int argc, char **argv)
+{
+    lanes_app *app = lanes_app_new();
+    if (!app)
+        return 1;
+    lanes_route_opts o = {
+        .summary = "every kind of parameter",
+        .query = "n:int=10, q:str!, flag:bool=false, order:enum(asc|desc)=asc, tag:list[str], id:list[int]",
+        .header = "x-token:str!, x-retries:int=0, x-via:list[str]",
+        .cookie = "session!, theme:enum(light|dark)=light",
+    };
+    lanes_route(app, "GET", "/", root, LANES_LOOP);
+    lanes_route_ex(app, "GET", "/items/{item:int}", items, LANES_LOOP, &o);
+    lanes_route_ex(app, "GET", "/items/{item:int}/thread", items, LANES_THREAD, &o);
+    lanes_route_ex(app, "GET", "/items/{item:int}/process", items, LANES_PROCESS, &o);
+    lanes_route(app, "GET", "/flag/{on:bool}", flag, LANES_LOOP);
+    lanes_route(app, "GET", "/files/{p:path}", files, LANES_LOOP);
+    lanes_route(app, "GET", "/echo", echo, LANES_LOOP);
+    lanes_route(app, "GET", "/quoted", quoted, LANES_LOOP);
+    lanes_route(app, "GET", "/misuse/path/{id:int}", misuse_path, LANES_LOOP);
+    lanes_route_opts mq = { .query = "n:int" };
+    lanes_route_ex(app, "GET", "/misuse/query", misuse_query, LANES_THREAD, &mq);
+    lanes_route_ex(app, "GET", "/misuse/type", misuse_type, LANES_LOOP, &mq);
+    const char *bad_pattern = getenv("LANES_TEST_BAD_PATTERN");
+    lanes_route_opts bad = { .query = getenv("LANES_TEST_BAD_QUERY"), .header = getenv("LANES_TEST_BAD_HEADER"),
+                             .cookie = getenv("LANES_TEST_BAD_COOKIE") };
+    if (bad_pattern || bad.query || bad.header || bad.cookie)
+        lanes_route_ex(app, "GET", bad_pattern ? bad_pattern : "/bad", echo, LANES_LOOP, &bad);
+    return lanes_main(app, argc, argv);
+}

@@ -1,0 +1,173 @@
+"""
+test_params.py — every parameter kind, typed, through real clients (python
+requests and curl) against tests/apps/params_app.c: path (int, bool, path),
+query (defaults, required, bool, enum, repeated keys as lists), header and
+cookie params; 422 in FastAPI's shape listing every error before the handler
+runs, in every lane; /openapi.json showing each declaration with its default,
+enum values and array schema. Then the programmer's mistakes: a name the
+route does not declare, the wrong getter type and an unsafe lanes_jsonf format
+are 500s naming the route (one log line each), and a bad registration makes
+lanes_main refuse to start with the reason (exit 1). And lanes_jsonf keeps
+hostile values (quotes, backslashes, control bytes, invalid UTF-8) inside
+their strings: every answer parses as JSON.
+"""
+import json
+import os
+import shutil
+import subprocess
+import unittest
+
+import requests
+
+import lanesrv
+
+APP = os.path.join(lanesrv.BIN_DIR, "lanes-test-params-app")
+GOOD_HEADERS = {"X-Token": "tok"}
+GOOD_COOKIES = {"session": "abc"}
+
+
+class Params(lanesrv.ServerTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = lanesrv.Server("--procs", "1", binary=APP).start()
+        cls.base = "http://127.0.0.1:%d" % cls.srv.port
+
+    def get(self, path, params=None, headers=None, cookies=None):
+        return requests.get(self.base + path, params=params, headers=headers, cookies=cookies, timeout=10)
+
+    def errors(self, r):
+        self.assertEqual(r.status_code, 422, r.text)
+        return {tuple(e["loc"]): e for e in r.json()["detail"]}
+
+    def test_defaults_and_lists_in_every_lane(self):
+        for lane in ("", "/thread", "/process"):
+            with self.subTest(lane=lane):
+                r = self.get("/items/5" + lane, params=[("q", "x"), ("tag", "a"), ("tag", "b"), ("id", "4"), ("id", "5")],
+                             headers=GOOD_HEADERS, cookies=GOOD_COOKIES)
+                self.assertEqual(r.status_code, 200, r.text)
+                d = r.json()
+                self.assertEqual((d["item"], d["n"], d["q"], d["flag"], d["order"]), (5, 10, "x", "no", "asc"))
+                self.assertEqual((d["ntags"], d["tag0"], d["ids"], d["id_sum"]), (2, "a", 2, 9))
+                self.assertEqual((d["token"], d["retries"], d["session"], d["theme"]), ("tok", 0, "abc", "light"))
+
+    def test_given_values_and_repeated_headers(self):
+        r = self.get("/items/7", params={"q": "z", "n": "-3", "flag": "on", "order": "desc"},
+                     headers={"x-token": "t", "X-Retries": "2"}, cookies={"session": "s", "theme": "dark"})
+        d = r.json()
+        self.assertEqual((d["n"], d["flag"], d["order"], d["retries"], d["theme"]), (-3, "yes", "desc", 2, "dark"))
+        # A header sent twice is a list[str] of both (requests cannot repeat one: curl can).
+        if shutil.which("curl"):
+            out = subprocess.run(["curl", "-s", self.base + "/items/1?q=x", "-H", "X-Token: t", "-H", "X-Via: p1",
+                                  "-H", "X-Via: p2", "-H", "Cookie: session=s; theme=\"dark\""],
+                                 capture_output=True, timeout=10, check=True).stdout
+            d = json.loads(out)
+            self.assertEqual((d["nvia"], d["via0"], d["theme"]), (2, "p1", "dark"))
+
+    def test_every_error_listed_before_the_handler(self):
+        r = self.get("/items/x", params=[("n", "1.5"), ("flag", "maybe"), ("order", "up"), ("id", "1"), ("id", "z")],
+                     headers={"X-Retries": "two"}, cookies={"theme": "blue"})
+        e = self.errors(r)
+        self.assertEqual(set(e), {("path", "item"), ("query", "n"), ("query", "q"), ("query", "flag"),
+                                  ("query", "order"), ("query", "id", 1), ("header", "x-token"),
+                                  ("header", "x-retries"), ("cookie", "session"), ("cookie", "theme")})
+        self.assertEqual(e[("query", "q")]["type"], "missing")
+        self.assertIsNone(e[("query", "q")]["input"])
+        self.assertEqual(e[("query", "flag")]["type"], "bool_parsing")
+        self.assertEqual(e[("query", "order")]["msg"], "Input should be 'asc' or 'desc'")
+        self.assertEqual(e[("query", "id", 1)]["input"], "z")
+        self.assertEqual(e[("header", "x-token")]["type"], "missing")
+        self.assertEqual(e[("cookie", "theme")]["type"], "enum")
+
+    def test_path_kinds(self):
+        self.assertEqual(self.get("/flag/TRUE").json(), {"on": 1})
+        self.assertEqual(self.get("/flag/0").json(), {"on": 0})
+        e = self.errors(self.get("/flag/maybe"))
+        self.assertEqual(e[("path", "on")]["type"], "bool_parsing")
+        self.assertEqual(self.get("/files/a/b%2Fc.txt").json(), {"path": "a/b/c.txt"})
+
+    def test_openapi_shows_declarations(self):
+        doc = self.get("/openapi.json").json()
+        ps = {(p["in"], p["name"]): p for p in doc["paths"]["/items/{item}"]["get"]["parameters"]}
+        self.assertEqual(ps[("query", "n")]["schema"], {"type": "integer", "default": 10})
+        self.assertFalse(ps[("query", "n")]["required"])
+        self.assertTrue(ps[("query", "q")]["required"])
+        self.assertEqual(ps[("query", "flag")]["schema"], {"type": "boolean", "default": False})
+        self.assertEqual(ps[("query", "order")]["schema"], {"type": "string", "enum": ["asc", "desc"], "default": "asc"})
+        self.assertEqual(ps[("query", "tag")]["schema"], {"type": "array", "items": {"type": "string"}})
+        self.assertEqual((ps[("query", "tag")]["style"], ps[("query", "tag")]["explode"]), ("form", True))
+        self.assertEqual(ps[("query", "id")]["schema"]["items"], {"type": "integer"})
+        self.assertTrue(ps[("header", "x-token")]["required"])
+        self.assertEqual(ps[("header", "x-retries")]["schema"]["default"], 0)
+        self.assertTrue(ps[("cookie", "session")]["required"])
+        self.assertEqual(ps[("cookie", "theme")]["schema"]["enum"], ["light", "dark"])
+        self.assertEqual(ps[("path", "item")]["schema"], {"type": "integer"})
+        self.assertEqual(doc["paths"]["/flag/{on}"]["get"]["parameters"][0]["schema"], {"type": "boolean"})
+
+    def test_openapi_valid_per_npm_validator(self):
+        if shutil.which("node") is None:
+            self.skipTest("node is not installed (scripts/deps.sh installs it)")
+        import test_openapi
+        rc, out = test_openapi.run_validator(self.get("/openapi.json").json())
+        if rc == 3:
+            self.skipTest("OpenAPI validator not installed (scripts/deps.sh): %s" % out)
+        self.assertEqual(rc, 0, out)
+        self.assertTrue(out["valid"], out)
+
+    def test_jsonf_keeps_hostile_values_inside_strings(self):
+        nasty = '",\"admin\":true,"x":"\\\x01\x1f\n'
+        r = self.get("/echo", params={"v": nasty}, headers={"x-v": 'a"b\\c'})
+        self.assertEqual(r.status_code, 200)
+        self.assertEqual(r.json(), {"v": nasty, "h": 'a"b\\c'})
+        # Invalid UTF-8 becomes U+FFFD, still valid JSON.
+        r = requests.get(self.base + "/echo?v=%FF%C3(", timeout=10)
+        self.assertEqual(r.json()["v"], "\ufffd\ufffd(")
+
+    def test_programmer_errors_are_500_naming_the_route(self):
+        cases = {
+            "/quoted?v=x": ("GET /quoted", "%s inside a JSON string"),
+            "/misuse/path/3": ("GET /misuse/path/{id:int}", "path parameter 'ID' is not in the route's pattern"),
+            "/misuse/query?n=1": ("GET /misuse/query", "query parameter 'N' is not declared"),
+            "/misuse/type?n=1": ("GET /misuse/type", "query parameter 'n' is declared int, read as bool"),
+        }
+        for path, (route, words) in cases.items():
+            with self.subTest(path=path):
+                r = requests.get(self.base + path, timeout=10)
+                self.assertEqual(r.status_code, 500, r.text)
+                self.assertIn(route, r.json()["detail"])
+                self.assertIn(words, r.json()["detail"])
+                lines = [l for l in self.srv.log().splitlines() if "programmer error in " + route in l]
+                self.assertGreaterEqual(len(lines), 1, self.srv.log()[-2000:])
+
+
+class BadRegistration(unittest.TestCase):
+    """lanes_main refuses to start, exit 1, with the first reason on stderr."""
+
+    def run_app(self, **env):
+        full = dict(os.environ, **env)
+        p = subprocess.run([APP, "--port", "0", "--no-access-log"], env=full, capture_output=True, text=True,
+                           timeout=20)
+        return p.returncode, p.stderr
+
+    def test_each_mistake_is_said(self):
+        cases = [
+            ({"LANES_TEST_BAD_PATTERN": "/items/{id:integer}"},
+             "unknown type 'integer' in /items/{id:integer}; types: int, double, str, bool, path"),
+            ({"LANES_TEST_BAD_PATTERN": "/a/{x}/{x}"}, "duplicate parameter {x} in /a/{x}/{x}"),
+            ({"LANES_TEST_BAD_QUERY": "n:integer"}, "unknown type 'integer'"),
+            ({"LANES_TEST_BAD_QUERY": "flag:bool=maybe"}, "bad default 'maybe'"),
+            ({"LANES_TEST_BAD_QUERY": "o:enum(a|b)=c"}, "bad default 'c'"),
+            ({"LANES_TEST_BAD_HEADER": "x token"}, "a header or cookie name is a token"),
+            ({"LANES_TEST_BAD_COOKIE": "s,s"}, "cookie parameter 's' declared twice"),
+            ({"LANES_TEST_BAD_PATTERN": "/echo"}, "already registered"),
+        ]
+        for env, words in cases:
+            with self.subTest(env=env):
+                rc, err = self.run_app(**env)
+                self.assertEqual(rc, 1, err)
+                self.assertIn("cannot start", err)
+                self.assertIn(words, err)
+
+
+if __name__ == "__main__":
+    lanesrv.main(budget=120)

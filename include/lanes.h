@@ -92,6 +92,10 @@ typedef struct {
     int max_concurrency;
     const char *header;
     const char *cookie;
+    /* max_body: this route's body limit in bytes (0: --max-body-bytes only).
+     *        A bigger body answers 413 before the handler runs. It can only
+     *        lower the server's --max-body-bytes, which bounds every read. */
+    size_t max_body;
 } lanes_route_opts;
 
 /*
@@ -193,6 +197,39 @@ int lanes_cookie_bool(lanes_req *req, const char *name, int def);
 int lanes_failed(const lanes_req *req);
 /* The pid of the worker process serving req (cached: no system call). */
 int lanes_pid(const lanes_req *req);
+
+/* ---- uploads: multipart/form-data ---------------------------------------------- */
+/*
+ * Parsed on the first call, from the body as received. A file part of more
+ * than 1 MiB is spooled to an unnamed temporary file (in $TMPDIR, else /tmp),
+ * readable through fd or path until the request ends; the kernel removes it
+ * then, or when the process dies. A malformed body (no boundary parameter,
+ * no closing boundary, a truncated part, a part without a name) makes these
+ * return -EINVAL and the answer becomes 400 with the reason, whatever the
+ * handler sends; a body that is not multipart/form-data, 415.
+ */
+typedef struct {
+    const char *name;           /* the form field's name */
+    const char *filename;       /* as the client sent it: never use it as a path */
+    const char *content_type;   /* "" when the part had none */
+    size_t size;
+    const void *data;           /* the bytes, or NULL when spooled */
+    int fd;                     /* spooled: its descriptor (pread it), else -1 */
+    const char *path;           /* spooled: "/proc/self/fd/N", else NULL */
+} lanes_upload;
+
+/* The first file part named name: 0, -ENOENT (none), -EINVAL (bad body). */
+int lanes_file(lanes_req *req, const char *name, lanes_upload *out);
+
+/* Text fields (parts without a filename), in order: name (NUL-terminated),
+ * value (NUL-terminated too, but may hold NULs: len says how long). */
+typedef struct {
+    const char *name;
+    const char *value;
+    size_t len;
+} lanes_form_field;
+/* Sets *fields; returns how many there are, or -EINVAL (bad body). */
+int lanes_form_fields(lanes_req *req, const lanes_form_field **fields);
 
 /* ---- the response ---------------------------------------------------------- */
 /*

@@ -130,6 +130,7 @@ static int route_fill(lanes_route_def *r, const char *method, const char *patter
     r->declares[LANES_IN_PATH] = strchr(pattern, '{') != NULL;
     if (opts) {
         r->max_concurrency = opts->max_concurrency < 0 ? 0 : opts->max_concurrency;
+        r->max_body = opts->max_body;
         if (opts->summary && !(r->summary = strdup(opts->summary)))
             return -ENOMEM;
         int rc = add_decls(r, opts->query, LANES_IN_QUERY, why, cap);

@@ -27,6 +27,7 @@ typedef struct {
     int ndecl;                    /* query, then header, then cookie declarations */
     lanes_pdecl decl[LANES_MAX_DECL];
     unsigned char declares[4];    /* per lanes_in: does the route declare any there? */
+    size_t max_body;              /* lanes_route_opts.max_body; 0: the server's limit only */
 } lanes_route_def;
 
 typedef struct {

@@ -17,6 +17,7 @@
 #include "app/procs.h"
 #include "app/response.h"
 #include "app/route.h"
+#include "app/upload.h"
 #include "util/log.h"
 
 static void start_handler(lanes_req *req);
@@ -29,6 +30,7 @@ void lanes_lane_done(lanes_req *req)
 {
     lanes_rt *w = req->rt;
     const lanes_route_def *r = req->route;
+    lanes_form_reset(req->form);   /* spooled uploads end with the handler */
     if (lanes_failed(req)) {
         lanes_req_answer_invalid(req);
     } else if (!req->responded) {

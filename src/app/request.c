@@ -14,8 +14,8 @@
 #include <strings.h>
 
 #include "app/params.h"
-#include "app/response.h"
 #include "app/rt.h"
+#include "app/upload.h"
 #include "util/log.h"
 
 /* Buffers bigger than this are given back instead of being kept for reuse, so
@@ -45,6 +45,8 @@ void lanes_req_reset(lanes_req *req)
     req->misuse[0] = '\0';
     lanes_buf_trim(&req->cookies, KEEP_BUF_MAX);
     req->c_parsed = 0;
+    req->misuse_status = 0;
+    lanes_form_reset(req->form);   /* closes spooled uploads: the kernel removes them */
     req->status = 0;
     req->responded = 0;
     req->content_type[0] = '\0';
@@ -83,6 +85,7 @@ static void free_bufs(lanes_req *req)
     lanes_buf_free(&req->scratch);
     lanes_buf_free(&req->qbuf);
     lanes_buf_free(&req->cookies);
+    lanes_form_free(req->form);
     lanes_buf_free(&req->errors);
     lanes_buf_free(&req->res_body);
     lanes_buf_free(&req->res_headers);
@@ -220,14 +223,24 @@ void lanes_req_misuse(lanes_req *req, const char *fmt, ...)
     va_end(ap);
     snprintf(req->misuse, sizeof req->misuse, "%s: %s",
              req->route ? req->route->label : "request", what);
+    req->misuse_status = 500;
     lanes_log(LANES_LOG_ERROR, "programmer error in %s", req->misuse);
+}
+
+void lanes_req_refuse(lanes_req *req, int status, const char *msg)
+{
+    if (req->misuse[0])
+        return;
+    snprintf(req->misuse, sizeof req->misuse, "%s", msg);
+    req->misuse_status = status;
 }
 
 void lanes_req_answer_invalid(lanes_req *req)
 {
     if (req->misuse[0]) {
         lanes_buf_reset(&req->res_headers);
-        lanes_response_error(req, 500, req->misuse);
+        if (lanes_error(req, req->misuse_status ? req->misuse_status : 500, req->misuse) < 0)
+            lanes_status(req, 500);   /* out of memory while saying why: say it without a body */
         return;
     }
     lanes_buf_reset(&req->res_body);

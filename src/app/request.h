@@ -56,7 +56,10 @@ struct lanes_req {
     lanes_buf cookies;             /* decoded cookies: name NUL value NUL ... (inputs.c) */
     int c_parsed;
     lanes_buf errors;              /* 422 detail items, JSON, comma-separated */
-    char misuse[256];              /* a programmer error: answered 500 with this, logged once */
+    char misuse[256];              /* a programmer error: answered 500 with this, logged once;
+                                    * or a bad body found by a getter (misuse_status 400/415/503) */
+    int misuse_status;
+    struct lanes_form *form;       /* a multipart body, parsed on first use (upload.c) */
 
     /* ---- response ---- */
     int status;
@@ -107,5 +110,8 @@ void lanes_req_answer_invalid(lanes_req *req);
  * unsafe lanes_jsonf format): the first one is logged naming the route and
  * kept; the answer becomes a 500 saying it, whatever the handler sends. */
 void lanes_req_misuse(lanes_req *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A client error a getter found in the body (status 4xx, or 503): replaces
+ * the handler's answer like a misuse, without the programmer-error log line. */
+void lanes_req_refuse(lanes_req *req, int status, const char *msg);
 
 #endif

@@ -7,8 +7,11 @@
  * name (a programmer error: 500); and, when LANES_TEST_BAD_* is set, one bad
  * registration, so the test can see lanes_main refuse to start.
  */
+#include <errno.h>
 #include <lanes.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 static void root(lanes_req *req)
 {
@@ -72,6 +75,52 @@ static void misuse_type(lanes_req *req)
     lanes_jsonf(req, 200, "{\"n\":%d}", lanes_query_bool(req, "n", 0));
 }
 
+/* multipart/form-data: the file "upload" (its bytes summed, read from memory
+ * or from the spooled file) and the text fields. */
+static void upload(lanes_req *req)
+{
+    lanes_upload u;
+    int rc = lanes_file(req, "upload", &u);
+    if (rc == -EINVAL)
+        return;   /* the answer is already the 400 (or 415) saying why */
+    if (rc == -ENOENT) {
+        lanes_error(req, 422, "no file part named upload");
+        return;
+    }
+    unsigned long sum = 0;
+    unsigned char buf[65536];
+    for (size_t off = 0; off < u.size;) {
+        size_t n = u.size - off < sizeof buf ? u.size - off : sizeof buf;
+        if (u.data) {
+            memcpy(buf, (const unsigned char *)u.data + off, n);
+        } else if (pread(u.fd, buf, n, (off_t)off) != (ssize_t)n) {
+            lanes_error(req, 500, "short read from the spooled upload");
+            return;
+        }
+        for (size_t i = 0; i < n; i++)
+            sum += buf[i];
+        off += n;
+    }
+    char link[512] = "";
+    if (u.path) {
+        ssize_t k = readlink(u.path, link, sizeof link - 1);
+        link[k > 0 ? k : 0] = '\0';
+    }
+    const lanes_form_field *f;
+    int n = lanes_form_fields(req, &f);
+    lanes_jsonf(req, 200, "{\"filename\":%s,\"type\":%s,\"size\":%zu,\"sum\":%lu,\"spooled\":%d,"
+                "\"link\":%s,\"fields\":%d,\"f0\":%s,\"v0\":%s,\"v0len\":%zu}",
+                u.filename, u.content_type, u.size, sum, u.path != NULL, link, n, n > 0 ? f[0].name : NULL,
+                n > 0 ? f[0].value : NULL, n > 0 ? f[0].len : 0);
+}
+
+/* Takes the upload, then fails without answering: the spooled file must go anyway. */
+static void upload_then_fail(lanes_req *req)
+{
+    lanes_upload u;
+    lanes_file(req, "upload", &u);
+}
+
 int main(int argc, char **argv)
 {
     lanes_app *app = lanes_app_new();
@@ -95,6 +144,11 @@ int main(int argc, char **argv)
     lanes_route_opts mq = { .query = "n:int" };
     lanes_route_ex(app, "GET", "/misuse/query", misuse_query, LANES_THREAD, &mq);
     lanes_route_ex(app, "GET", "/misuse/type", misuse_type, LANES_LOOP, &mq);
+    lanes_route_opts up = { .summary = "multipart upload", .max_body = 3 * 1024 * 1024 };
+    lanes_route_ex(app, "POST", "/upload", upload, LANES_LOOP, &up);
+    lanes_route_ex(app, "POST", "/upload/thread", upload, LANES_THREAD, &up);
+    lanes_route_ex(app, "POST", "/upload/process", upload, LANES_PROCESS, &up);
+    lanes_route(app, "POST", "/upload/fail", upload_then_fail, LANES_THREAD);
     const char *bad_pattern = getenv("LANES_TEST_BAD_PATTERN");
     lanes_route_opts bad = { .query = getenv("LANES_TEST_BAD_QUERY"), .header = getenv("LANES_TEST_BAD_HEADER"),
                              .cookie = getenv("LANES_TEST_BAD_COOKIE") };

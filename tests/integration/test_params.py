@@ -140,6 +140,80 @@ class Params(lanesrv.ServerTestCase):
                 self.assertGreaterEqual(len(lines), 1, self.srv.log()[-2000:])
 
 
+def spooled_fds(pid):
+    """The server's descriptors on unnamed (deleted) temporary files. Its log
+    is one too (lanesrv gives it a TemporaryFile): compare with a baseline."""
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).endswith("(deleted)"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+class Uploads(lanesrv.ServerTestCase):
+    """multipart/form-data through python requests: text fields, small files in
+    memory, big ones (over 1 MiB) spooled to an unnamed file that is gone once
+    the request ends (even when the handler fails), the route's own body
+    limit, and every malformed body a 4xx saying why."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = lanesrv.Server("--procs", "1", "--max-body-bytes", "8m", binary=APP).start()
+        cls.base = "http://127.0.0.1:%d" % cls.srv.port
+        cls.baseline = spooled_fds(cls.srv.proc.pid)
+
+    def post(self, path, **kw):
+        return requests.post(self.base + path, timeout=30, **kw)
+
+    def test_small_and_big_files_in_every_lane(self):
+        big = os.urandom(1536 * 1024)
+        for lane in ("", "/thread", "/process"):
+            with self.subTest(lane=lane):
+                r = self.post("/upload" + lane, data={"title": "hi\x00there"},
+                              files={"upload": ("a \"q\".txt", b"abc", "text/plain")})
+                self.assertEqual(r.status_code, 200, r.text)
+                d = r.json()
+                self.assertEqual((d["type"], d["size"], d["sum"], d["spooled"]), ("text/plain", 3, 294, 0))
+                self.assertIn("q", d["filename"])   # as sent (requests escapes the quotes its own way)
+                self.assertEqual((d["fields"], d["f0"], d["v0len"]), (1, "title", 8))
+                r = self.post("/upload" + lane, files={"upload": ("big.bin", big)})
+                self.assertEqual(r.status_code, 200, r.text)
+                d = r.json()
+                self.assertEqual((d["size"], d["sum"], d["spooled"]), (len(big), sum(big), 1))
+                self.assertTrue(d["link"].endswith("(deleted)"), d)   # unnamed from the start
+        self.assertEqual(spooled_fds(self.srv.proc.pid), self.baseline, "a spooled upload outlived its request")
+
+    def test_spooled_file_goes_when_the_handler_fails(self):
+        r = self.post("/upload/fail", files={"upload": ("big.bin", os.urandom(1100 * 1024))})
+        self.assertEqual(r.status_code, 500)
+        self.assertEqual(spooled_fds(self.srv.proc.pid), self.baseline)
+
+    def test_route_body_limit_is_413(self):
+        r = self.post("/upload", files={"upload": ("big.bin", b"x" * (3 * 1024 * 1024 + 1))})
+        self.assertEqual(r.status_code, 413)
+        self.assertIn("limit 3145728 bytes", r.json()["detail"])
+
+    def test_bad_bodies_are_4xx_saying_why(self):
+        good_part = b'--XyZ\r\nContent-Disposition: form-data; name="upload"; filename="a"\r\n\r\nabc'
+        cases = [
+            ("multipart/form-data", b"--XyZ\r\n", 400, "without a boundary parameter"),
+            ("multipart/form-data; boundary=XyZ", good_part, 400, "closing boundary"),
+            ("multipart/form-data; boundary=XyZ", good_part[:30], 400, "truncated"),
+            ("multipart/form-data; boundary=XyZ", b"no boundary here", 400, "opening boundary"),
+            ("multipart/form-data; boundary=XyZ",
+             b"--XyZ\r\nContent-Disposition: form-data\r\n\r\nv\r\n--XyZ--", 400, "without a name"),
+            ("application/json", b"{}", 415, "multipart/form-data"),
+        ]
+        for ct, body, status, words in cases:
+            with self.subTest(ct=ct, body=body[:40]):
+                r = self.post("/upload", data=body, headers={"Content-Type": ct})
+                self.assertEqual(r.status_code, status, r.text)
+                self.assertIn(words, r.json()["detail"])
+
+
 class BadRegistration(unittest.TestCase):
     """lanes_main refuses to start, exit 1, with the first reason on stderr."""
 

@@ -113,6 +113,8 @@ static const char *parse_spec(const char **pp, jspec *sp, va_list *ap)
         return "width or precision out of range (0..64)";
     if (!strchr("diufFeEgGs", sp->conv) || !sp->conv)
         return "only %d %i %u %f %e %g %s and %% may be used in JSON";
+    if (sp->conv == 's' && sp->len[0])
+        return "%s takes a char string (no length modifier)";
     return NULL;
 }
 

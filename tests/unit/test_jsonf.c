@@ -94,6 +94,9 @@ static void test_unsafe_formats_are_refused(void **state)
     req = lanes_req_new_detached(&rt);
     refused("only %d", lanes_jsonf(req, 200, "{\"p\":%p}", (void *)req), req);
     lanes_req_free_detached(req);
+    req = lanes_req_new_detached(&rt);
+    refused("no length modifier", lanes_jsonf(req, 200, "{\"w\":%ls}", L"wide"), req);
+    lanes_req_free_detached(req);
 }
 
 int main(void)

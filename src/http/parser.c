@@ -268,6 +268,33 @@ static const char *scan_head(lanes_http_parser *hp, const char *data, size_t n)
 {
     uint8_t st = hp->head_state;
     for (size_t i = 0; i < n && st != HS_OFF; i++) {
+        if (st == HS_TARGET) {
+            /* The target runs to its space; a CR or LF before it means no version. */
+            const char *sp = memchr(data + i, ' ', n - i);
+            size_t end = sp ? (size_t)(sp - data) : n;
+            if (memchr(data + i, '\n', end - i) || memchr(data + i, '\r', end - i))
+                return "request line without an HTTP version (HTTP/0.9 is not served)";
+            if (!sp)
+                break;
+            st = HS_SP2;
+            i = end;
+            continue;
+        }
+        if (st == HS_LINE || st == HS_VERSION) {
+            /* Most of a head: jump to the line's LF (memchr is vectorised);
+             * it must follow a CR. A bare CR inside is llhttp's to refuse. */
+            const char *lf = memchr(data + i, '\n', n - i);
+            if (!lf) {
+                st = data[n - 1] == '\r' ? HS_CR : st;
+                break;
+            }
+            size_t j = (size_t)(lf - data);
+            if (j == i || data[j - 1] != '\r')
+                return "bare LF in the request head (lines end with CRLF)";
+            st = HS_LINE_START;
+            i = j;
+            continue;
+        }
         char c = data[i];
         switch (st) {
         case HS_LEAD:
@@ -289,19 +316,6 @@ static const char *scan_head(lanes_http_parser *hp, const char *data, size_t n)
                 return st == HS_SP1 ? "request line without a target"
                                     : "request line without an HTTP version";
             st = st == HS_SP1 ? HS_TARGET : HS_VERSION;
-            break;
-        case HS_TARGET:
-            if (c == '\r' || c == '\n')
-                return "request line without an HTTP version (HTTP/0.9 is not served)";
-            if (c == ' ')
-                st = HS_SP2;
-            break;
-        case HS_VERSION:
-        case HS_LINE:
-            if (c == '\n')
-                return "bare LF in the request head (lines end with CRLF)";
-            if (c == '\r')
-                st = HS_CR;
             break;
         case HS_CR:
             st = c == '\n' ? HS_LINE_START : HS_OFF;

@@ -118,51 +118,61 @@ static void parse_cookies(lanes_req *req)
 
 /* ---- values by place ------------------------------------------------------------ */
 
+/* The next value of name in place in, from *cur on (an index into that
+ * place's table, or a byte offset into the cookies); moves *cur past it.
+ * NULL at the end. Walking a list this way is linear in the request. */
+static const char *next_value(lanes_req *req, int in, const char *name, size_t *cur)
+{
+    if (in == LANES_IN_QUERY) {
+        if (!req->q_parsed)
+            parse_query(req);
+        while (*cur < (size_t)req->nq) {
+            const lanes_qpair *q = &req->qpairs[(*cur)++];
+            if (strcmp(req->qbuf.data + q->name, name) == 0)
+                return req->qbuf.data + q->value;
+        }
+        return NULL;
+    }
+    if (in == LANES_IN_HEADER) {
+        const lanes_http_msg *m = &req->msg;
+        while (*cur < m->nhdrs) {
+            const lanes_hdr *h = &m->hdrs[(*cur)++];
+            if (strcasecmp(m->head.data + h->name, name) == 0)
+                return m->head.data + h->value;
+        }
+        return NULL;
+    }
+    if (in == LANES_IN_COOKIE) {
+        if (!req->c_parsed)
+            parse_cookies(req);
+        while (*cur < req->cookies.len) {
+            const char *cn = req->cookies.data + *cur;
+            const char *cv = cn + strlen(cn) + 1;
+            *cur = (size_t)(cv - req->cookies.data) + strlen(cv) + 1;
+            if (strcmp(cn, name) == 0)
+                return cv;
+        }
+        return NULL;
+    }
+    if (*cur > 0)
+        return NULL;
+    *cur = 1;
+    return lanes_path_param(req, name);
+}
+
 /* The idx-th value of name in place in (NULL if there are fewer); *count
  * (if given) gets how many there are. */
 static const char *value_at(lanes_req *req, int in, const char *name, int idx, int *count)
 {
-    const char *found = NULL;
+    const char *found = NULL, *v;
+    size_t cur = 0;
     int n = 0;
-    if (in == LANES_IN_QUERY) {
-        if (!req->q_parsed)
-            parse_query(req);
-        for (int i = 0; i < req->nq; i++) {
-            if (strcmp(req->qbuf.data + req->qpairs[i].name, name) == 0) {
-                if (n++ == idx)
-                    found = req->qbuf.data + req->qpairs[i].value;
-                if (found && !count)
-                    break;
-            }
+    while ((v = next_value(req, in, name, &cur))) {
+        if (n++ == idx) {
+            found = v;
+            if (!count)
+                break;
         }
-    } else if (in == LANES_IN_HEADER) {
-        const lanes_http_msg *m = &req->msg;
-        for (uint32_t i = 0; i < m->nhdrs; i++) {
-            if (strcasecmp(m->head.data + m->hdrs[i].name, name) == 0) {
-                if (n++ == idx)
-                    found = m->head.data + m->hdrs[i].value;
-                if (found && !count)
-                    break;
-            }
-        }
-    } else if (in == LANES_IN_COOKIE) {
-        if (!req->c_parsed)
-            parse_cookies(req);
-        for (size_t o = 0; o < req->cookies.len;) {
-            const char *cn = req->cookies.data + o;
-            const char *cv = cn + strlen(cn) + 1;
-            o = (size_t)(cv - req->cookies.data) + strlen(cv) + 1;
-            if (strcmp(cn, name) == 0) {
-                if (n++ == idx)
-                    found = cv;
-                if (found && !count)
-                    break;
-            }
-        }
-    } else {
-        const char *v = lanes_path_param(req, name);
-        n = v != NULL;
-        found = idx == 0 ? v : NULL;
     }
     if (count)
         *count = n;
@@ -227,11 +237,11 @@ static void check_decl(lanes_req *req, const lanes_pdecl *d)
             invalid_type(req, d->in, d->name, -1, d, d->type, v);
         return;
     }
-    for (int i = 0; i < n; i++) {
-        const char *item = value_at(req, d->in, d->name, i, NULL);
+    size_t cur = 0;
+    const char *item;
+    for (int i = 0; (item = next_value(req, d->in, d->name, &cur)); i++)
         if (lanes_pdecl_check(d, item) < 0)
             invalid_type(req, d->in, d->name, i, d, d->type, item);
-    }
 }
 
 int lanes_req_validate(lanes_req *req)
@@ -384,13 +394,15 @@ static int get_list(lanes_req *req, int in, const char *name, int want,
     lookup(req, in, name, want, 1, &ok);
     if (!ok)
         return 0;
-    value_at(req, in, name, 0, &n);
-    for (int i = 0; i < n && i < max; i++) {
-        const char *v = value_at(req, in, name, i, NULL);
+    size_t cur = 0;
+    const char *v;
+    for (n = 0; (v = next_value(req, in, name, &cur)); n++) {
+        if (n >= max)
+            continue;   /* counted, not stored */
         if (fill)
-            fill(out, i, v);
+            fill(out, n, v);
         else
-            ((const char **)out)[i] = v;
+            ((const char **)out)[n] = v;
     }
     return n;
 }

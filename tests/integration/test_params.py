@@ -64,6 +64,16 @@ class Params(lanesrv.ServerTestCase):
             d = json.loads(out)
             self.assertEqual((d["nvia"], d["via0"], d["theme"]), (2, "p1", "dark"))
 
+    def test_long_lists_are_counted_whole(self):
+        # 800 items in one query under 8 KiB, each checked as an int: one 422 item
+        # per bad one, and the list's count is exact (the walk is linear).
+        ids = [("id", "x" if i % 100 == 0 else str(i)) for i in range(800)]
+        e = self.errors(self.get("/items/1", params=ids + [("q", "x")], headers=GOOD_HEADERS, cookies=GOOD_COOKIES))
+        self.assertEqual(sorted(k[2] for k in e if k[:2] == ("query", "id")), list(range(0, 800, 100)))
+        tags = [("tag", "t%d" % i) for i in range(800)]
+        d = self.get("/items/1", params=tags + [("q", "x")], headers=GOOD_HEADERS, cookies=GOOD_COOKIES).json()
+        self.assertEqual((d["ntags"], d["tag0"]), (800, "t0"))
+
     def test_every_error_listed_before_the_handler(self):
         r = self.get("/items/x", params=[("n", "1.5"), ("flag", "maybe"), ("order", "up"), ("id", "1"), ("id", "z")],
                      headers={"X-Retries": "two"}, cookies={"theme": "blue"})

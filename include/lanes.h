@@ -96,6 +96,12 @@ typedef struct {
      *        A bigger body answers 413 before the handler runs. It can only
      *        lower the server's --max-body-bytes, which bounds every read. */
     size_t max_body;
+    /* files: the file parts of a multipart/form-data body the route takes,
+     *        "upload!, thumbnail" ('!': required). Before the handler runs, a
+     *        malformed body answers 400, a missing required file 422
+     *        (loc ["body","upload"]); /openapi.json shows a multipart
+     *        requestBody with each as a binary string, so /docs can send it. */
+    const char *files;
 } lanes_route_opts;
 
 /*

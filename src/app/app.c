@@ -138,6 +138,16 @@ static int route_fill(lanes_route_def *r, const char *method, const char *patter
             rc = add_decls(r, opts->header, LANES_IN_HEADER, why, cap);
         if (rc == 0)
             rc = add_decls(r, opts->cookie, LANES_IN_COOKIE, why, cap);
+        if (rc == 0 && opts->files) {
+            char what[300];
+            int n = lanes_pdecl_parse(opts->files, LANES_IN_BODY, r->files, 8, what, sizeof what);
+            if (n < 0) {
+                snprintf(why, cap, "%s: lanes_route_opts.files: %s", r->label, what);
+                rc = n;
+            } else {
+                r->nfiles = n;
+            }
+        }
         if (rc)
             return rc;
     }

@@ -28,6 +28,8 @@ typedef struct {
     lanes_pdecl decl[LANES_MAX_DECL];
     unsigned char declares[4];    /* per lanes_in: does the route declare any there? */
     size_t max_body;              /* lanes_route_opts.max_body; 0: the server's limit only */
+    int nfiles;                   /* lanes_route_opts.files */
+    lanes_pdecl files[8];
 } lanes_route_def;
 
 typedef struct {

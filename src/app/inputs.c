@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "app/params.h"
+#include "app/upload.h"
 
 /* ---- query -------------------------------------------------------------------- */
 
@@ -261,6 +262,8 @@ int lanes_req_validate(lanes_req *req)
     }
     for (int i = 0; i < r->ndecl; i++)
         check_decl(req, &r->decl[i]);
+    if (r->nfiles > 0 && lanes_form_check(req) < 0)
+        return -EINVAL;   /* 400 or 415, recorded: it replaces any 422 */
     return req->errors.len ? -EINVAL : 0;
 }
 

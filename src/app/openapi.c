@@ -215,6 +215,49 @@ static int write_parameters(lanes_jw *w, const lanes_route_def *r)
     return n;
 }
 
+/* The declared file parts as a multipart/form-data body (FastAPI's File()). */
+static void write_files_body(lanes_jw *w, const lanes_route_def *r)
+{
+    lanes_jw_key(w, "requestBody");
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "content");
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "multipart/form-data");
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "schema");
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "type");
+    lanes_jw_str(w, "object");
+    lanes_jw_key(w, "properties");
+    lanes_jw_obj(w);
+    int nreq = 0;
+    for (int i = 0; i < r->nfiles; i++) {
+        lanes_jw_key(w, r->files[i].name);
+        lanes_jw_obj(w);
+        lanes_jw_key(w, "type");
+        lanes_jw_str(w, "string");
+        lanes_jw_key(w, "format");
+        lanes_jw_str(w, "binary");
+        lanes_jw_end(w);
+        nreq += r->files[i].required;
+    }
+    lanes_jw_end(w);
+    if (nreq) {
+        lanes_jw_key(w, "required");
+        lanes_jw_arr(w);
+        for (int i = 0; i < r->nfiles; i++)
+            if (r->files[i].required)
+                lanes_jw_str(w, r->files[i].name);
+        lanes_jw_end(w);
+    }
+    lanes_jw_end(w);
+    lanes_jw_end(w);
+    lanes_jw_end(w);
+    lanes_jw_key(w, "required");
+    lanes_jw_bool(w, nreq > 0);
+    lanes_jw_end(w);
+}
+
 /* ---- operations ------------------------------------------------------------- */
 
 static void write_json_response(lanes_jw *w, const char *code, const char *desc, const char *ref)
@@ -317,6 +360,10 @@ static void write_operation(lanes_jw *w, const lanes_route_def *r, const char *o
     lanes_jw_key(w, "x-lane");
     lanes_jw_str(w, lane);
     int nparams = write_parameters(w, r);
+    if (r->nfiles > 0) {
+        write_files_body(w, r);
+        nparams += r->nfiles;
+    }
     lanes_jw_key(w, "responses");
     lanes_jw_obj(w);
     if (r->lane == LANES_JOB)

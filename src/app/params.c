@@ -192,6 +192,7 @@ const char *lanes_in_name(int in)
     case LANES_IN_QUERY: return "query";
     case LANES_IN_HEADER: return "header";
     case LANES_IN_COOKIE: return "cookie";
+    case LANES_IN_BODY: return "body";
     }
     return "?";
 }
@@ -326,6 +327,10 @@ static int parse_item(const char *p, const char *e, lanes_in in, lanes_pdecl *d,
     d->name[nlen] = '\0';
     int used = 0;
     const char *q = ne;
+    if (q < e && *q == ':' && in == LANES_IN_BODY)
+        return why_set(why, cap, "a file takes no type in \"%s\": write name, or name! when it is required", item);
+    if (q < e && *q == '=' && in == LANES_IN_BODY)
+        return why_set(why, cap, "a file has no default in \"%s\"", item);
     if (q < e && *q == ':') {
         /* The type ends at '=' or at a '!' that ends the item ('|' and ')' may not be either). */
         const char *te = q + 1;

@@ -37,6 +37,7 @@ typedef enum {
     LANES_IN_QUERY = 1,
     LANES_IN_HEADER = 2,
     LANES_IN_COOKIE = 3,
+    LANES_IN_BODY = 4,     /* declared file parts of a multipart body (lanes_route_opts.files) */
 } lanes_in;
 
 #define LANES_DECL_TEXT 192

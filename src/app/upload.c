@@ -180,6 +180,50 @@ int lanes_form_parse(lanes_req *req)
     return 0;
 }
 
+typedef struct {
+    const lanes_route_def *r;
+    unsigned found;             /* bit i: files[i] is present */
+} check_ctx;
+
+static int mark_file(void *ctx, const lanes_mp_part *p)
+{
+    check_ctx *c = ctx;
+    if (!p->filename)
+        return 0;
+    for (int i = 0; i < c->r->nfiles; i++) {
+        const char *n = c->r->files[i].name;
+        if (strlen(n) == p->name_len && memcmp(n, p->name, p->name_len) == 0)
+            c->found |= 1u << i;
+    }
+    return 0;
+}
+
+int lanes_form_check(lanes_req *req)
+{
+    const lanes_route_def *r = req->route;
+    const char *b, *why = NULL;
+    size_t bl;
+    char msg[200];
+    int rc = lanes_mp_boundary(lanes_header(req, "content-type"), &b, &bl, &why);
+    if (rc == -ENOENT) {
+        lanes_req_refuse(req, 415, "Unsupported Media Type: this route reads a multipart/form-data body");
+        return -EINVAL;
+    }
+    check_ctx c = { .r = r };
+    if (rc == 0)
+        rc = lanes_mp_parse(req->msg.body.data ? req->msg.body.data : "", req->msg.body.len, b, bl, MAX_PARTS,
+                            mark_file, &c, &why);
+    if (rc < 0) {
+        snprintf(msg, sizeof msg, "Bad multipart body: %s", why ? why : "malformed");
+        lanes_req_refuse(req, 400, msg);
+        return -EINVAL;
+    }
+    for (int i = 0; i < r->nfiles; i++)
+        if (r->files[i].required && !(c.found & (1u << i)))
+            lanes_req_invalid(req, "body", r->files[i].name, "missing", "Field required", NULL);
+    return 0;
+}
+
 void lanes_form_reset(lanes_form *f)
 {
     if (!f)

@@ -23,6 +23,11 @@ typedef struct lanes_form lanes_form;
 int lanes_form_parse(lanes_req *req);
 /* Closes the spooled files and forgets the parse (request reset). */
 void lanes_form_reset(lanes_form *f);
+/* Before the handler of a route that declares files: checks the body parses
+ * (else records 400/415 and returns -EINVAL) and records a 422 "missing" for
+ * each required file part that is absent. Parses only: nothing is copied or
+ * spooled here (a PROCESS or JOB route's handler runs elsewhere). */
+int lanes_form_check(lanes_req *req);
 void lanes_form_free(lanes_form *f);
 
 #endif

@@ -144,15 +144,16 @@ int main(int argc, char **argv)
     lanes_route_opts mq = { .query = "n:int" };
     lanes_route_ex(app, "GET", "/misuse/query", misuse_query, LANES_THREAD, &mq);
     lanes_route_ex(app, "GET", "/misuse/type", misuse_type, LANES_LOOP, &mq);
-    lanes_route_opts up = { .summary = "multipart upload", .max_body = 3 * 1024 * 1024 };
+    lanes_route_opts up = { .summary = "multipart upload", .max_body = 3 * 1024 * 1024, .files = "upload!, extra" };
     lanes_route_ex(app, "POST", "/upload", upload, LANES_LOOP, &up);
     lanes_route_ex(app, "POST", "/upload/thread", upload, LANES_THREAD, &up);
     lanes_route_ex(app, "POST", "/upload/process", upload, LANES_PROCESS, &up);
     lanes_route(app, "POST", "/upload/fail", upload_then_fail, LANES_THREAD);
+    lanes_route(app, "POST", "/upload/lazy", upload, LANES_LOOP);   /* no .files: checked by lanes_file */
     const char *bad_pattern = getenv("LANES_TEST_BAD_PATTERN");
     lanes_route_opts bad = { .query = getenv("LANES_TEST_BAD_QUERY"), .header = getenv("LANES_TEST_BAD_HEADER"),
-                             .cookie = getenv("LANES_TEST_BAD_COOKIE") };
-    if (bad_pattern || bad.query || bad.header || bad.cookie)
+                             .cookie = getenv("LANES_TEST_BAD_COOKIE"), .files = getenv("LANES_TEST_BAD_FILES") };
+    if (bad_pattern || bad.query || bad.header || bad.cookie || bad.files)
         lanes_route_ex(app, "GET", bad_pattern ? bad_pattern : "/bad", echo, LANES_LOOP, &bad);
     return lanes_main(app, argc, argv);
 }

@@ -206,6 +206,23 @@ class Uploads(lanesrv.ServerTestCase):
         self.assertEqual(r.status_code, 413)
         self.assertIn("limit 3145728 bytes", r.json()["detail"])
 
+    def test_missing_required_file_is_422_before_the_handler(self):
+        r = self.post("/upload", files={"extra": ("e.txt", b"e")}, data={"title": "t"})
+        self.assertEqual(r.status_code, 422, r.text)
+        self.assertEqual([(e["loc"], e["type"]) for e in r.json()["detail"]], [(["body", "upload"], "missing")])
+        # A text part of that name is not a file.
+        r = self.post("/upload", data={"upload": "text"}, files={"extra": ("e.txt", b"e")})
+        self.assertEqual(r.status_code, 422, r.text)
+
+    def test_openapi_shows_the_multipart_body(self):
+        doc = requests.get(self.base + "/openapi.json", timeout=10).json()
+        body = doc["paths"]["/upload"]["post"]["requestBody"]
+        schema = body["content"]["multipart/form-data"]["schema"]
+        self.assertEqual(schema["properties"]["upload"], {"type": "string", "format": "binary"})
+        self.assertEqual(schema["required"], ["upload"])
+        self.assertTrue(body["required"])
+        self.assertIn("422", doc["paths"]["/upload"]["post"]["responses"])
+
     def test_bad_bodies_are_4xx_saying_why(self):
         good_part = b'--XyZ\r\nContent-Disposition: form-data; name="upload"; filename="a"\r\n\r\nabc'
         cases = [
@@ -217,11 +234,13 @@ class Uploads(lanesrv.ServerTestCase):
              b"--XyZ\r\nContent-Disposition: form-data\r\n\r\nv\r\n--XyZ--", 400, "without a name"),
             ("application/json", b"{}", 415, "multipart/form-data"),
         ]
-        for ct, body, status, words in cases:
-            with self.subTest(ct=ct, body=body[:40]):
-                r = self.post("/upload", data=body, headers={"Content-Type": ct})
-                self.assertEqual(r.status_code, status, r.text)
-                self.assertIn(words, r.json()["detail"])
+        # Checked before the handler (a route with .files) and by lanes_file (one without).
+        for path in ("/upload", "/upload/lazy"):
+            for ct, body, status, words in cases:
+                with self.subTest(path=path, ct=ct, body=body[:40]):
+                    r = self.post(path, data=body, headers={"Content-Type": ct})
+                    self.assertEqual(r.status_code, status, r.text)
+                    self.assertIn(words, r.json()["detail"])
 
 
 class BadRegistration(unittest.TestCase):
@@ -244,6 +263,7 @@ class BadRegistration(unittest.TestCase):
             ({"LANES_TEST_BAD_HEADER": "x token"}, "a header or cookie name is a token"),
             ({"LANES_TEST_BAD_COOKIE": "s,s"}, "cookie parameter 's' declared twice"),
             ({"LANES_TEST_BAD_PATTERN": "/echo"}, "already registered"),
+            ({"LANES_TEST_BAD_FILES": "upload:int"}, "a file takes no type"),
         ]
         for env, words in cases:
             with self.subTest(env=env):

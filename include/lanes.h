@@ -100,7 +100,7 @@ typedef struct {
      *        "upload!, thumbnail" ('!': required). Before the handler runs, a
      *        malformed body answers 400, a missing required file 422
      *        (loc ["body","upload"]); /openapi.json shows a multipart
-     *        requestBody with each as a binary string, so /docs can send it. */
+     *        requestBody with each as a file (contentMediaType), so /docs can send it. */
     const char *files;
 } lanes_route_opts;
 

@@ -218,7 +218,7 @@ class Uploads(lanesrv.ServerTestCase):
         doc = requests.get(self.base + "/openapi.json", timeout=10).json()
         body = doc["paths"]["/upload"]["post"]["requestBody"]
         schema = body["content"]["multipart/form-data"]["schema"]
-        self.assertEqual(schema["properties"]["upload"], {"type": "string", "format": "binary"})
+        self.assertEqual(schema["properties"]["upload"], {"type": "string", "contentMediaType": "application/octet-stream"})
         self.assertEqual(schema["required"], ["upload"])
         self.assertTrue(body["required"])
         self.assertIn("422", doc["paths"]["/upload"]["post"]["responses"])

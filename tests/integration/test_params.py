@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import unittest
 
 import requests
@@ -22,6 +23,7 @@ import requests
 import lanesrv
 
 APP = os.path.join(lanesrv.BIN_DIR, "lanes-test-params-app")
+HERE = os.path.dirname(os.path.abspath(__file__))
 GOOD_HEADERS = {"X-Token": "tok"}
 GOOD_COOKIES = {"session": "abc"}
 
@@ -241,6 +243,40 @@ class Uploads(lanesrv.ServerTestCase):
                     r = self.post(path, data=body, headers={"Content-Type": ct})
                     self.assertEqual(r.status_code, status, r.text)
                     self.assertIn(words, r.json()["detail"])
+
+
+class UploadInBrowser(unittest.TestCase):
+    """/docs in headless Chromium (docs_upload_browser.mjs): Swagger UI shows a
+    file picker for the declared file, and Execute uploads it."""
+
+    def test_try_it_out_uploads_a_file(self):
+        import test_docs_browser
+        why = test_docs_browser.missing_tools()
+        if why:
+            self.skipTest("%s (scripts/deps.sh installs it)" % why)
+        srv = lanesrv.Server(binary=APP).start()
+        try:
+            with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as f:
+                f.write(b"hello from chromium")
+                path = f.name
+            p = subprocess.run(["node", os.path.join(HERE, "docs_upload_browser.mjs"),
+                                "http://127.0.0.1:%d" % srv.port, path], capture_output=True, text=True, timeout=180)
+            os.unlink(path)
+            try:
+                seen = json.loads(p.stdout.strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                seen = {"raw": p.stdout}
+            if p.returncode == 3:
+                self.skipTest("browser driver: %s" % seen.get("missing"))
+            self.assertEqual(p.returncode, 0, "driver failed: %r\n%s" % (seen, p.stderr[-2000:]))
+            self.assertGreaterEqual(seen["file_inputs"], 1, seen)
+            self.assertEqual(seen["response_status"], "200", seen)
+            d = json.loads(seen["response_body"])
+            self.assertEqual((d["size"], d["sum"], d["spooled"]), (19, sum(b"hello from chromium"), 0))
+            self.assertTrue(d["filename"].endswith(".txt"), d)
+        finally:
+            srv.stop()
+            srv.close_log()
 
 
 class BadRegistration(unittest.TestCase):

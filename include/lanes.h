@@ -63,10 +63,24 @@ int lanes_app_info(lanes_app *app, const char *title, const char *version,
 /*
  * Optional per-route settings. Zero-initialise and set what you need.
  *
- * query: the query parameters the route takes, as "name:type" items separated by
- *        commas, type one of int, double, str (e.g. "s:double,n:int"). They are
- *        validated before the handler runs: a present value of the wrong type
- *        answers 422 without calling the handler. They also document the route.
+ * query, header, cookie: the parameters the route takes there, as items
+ *        separated by commas (FastAPI's Query(), Header(), Cookie()):
+ *
+ *          name[:type][!|=default]
+ *
+ *        type: int, double, str (the default), bool, enum(a|b|c), or
+ *        list[one of those] (every occurrence, in order: ?tag=a&tag=b, or a
+ *        header sent twice; absent is an empty list). '!' makes the parameter
+ *        required; "=text" gives its default (checked against the type when the
+ *        route is registered; commas cannot appear in it). For example
+ *          .query  = "n:int=10, q:str!, flag:bool=false, order:enum(asc|desc)=asc, tag:list[int]"
+ *          .header = "x-token:str!, x-retries:int=0"      (names: any case)
+ *          .cookie = "session!"
+ *        Before the handler runs, a missing required parameter or a value
+ *        that does not fit its type answers 422 in FastAPI's shape, listing
+ *        every error (loc ["query","n"], ["header","x-token"], ["cookie",
+ *        "session"]). Each declaration, its default and its enum values appear
+ *        in /openapi.json. bool takes true/false, 1/0, yes/no, on/off, y/n, t/f.
  * max_concurrency: at most this many requests of this route run at once; the
  *        rest wait in order (0 = no per-route limit; the lane's own bound still
  *        applies). Starlette shares one limiter between every sync route; here a
@@ -76,14 +90,31 @@ typedef struct {
     const char *summary;
     const char *query;
     int max_concurrency;
+    const char *header;
+    const char *cookie;
+    /* max_body: this route's body limit in bytes (0: --max-body-bytes only).
+     *        A bigger body answers 413 before the handler runs. It can only
+     *        lower the server's --max-body-bytes, which bounds every read. */
+    size_t max_body;
+    /* files: the file parts of a multipart/form-data body the route takes,
+     *        "upload!, thumbnail" ('!': required). Before the handler runs, a
+     *        malformed body answers 400, a missing required file 422
+     *        (loc ["body","upload"]); /openapi.json shows a multipart
+     *        requestBody with each as a file (contentMediaType), so /docs can send it. */
+    const char *files;
 } lanes_route_opts;
 
 /*
  * Registers handler for method + pattern in lane. Patterns are absolute paths
- * whose segments may be parameters: "/fib/{n:int}", "/items/{id}", "/f/{x:double}".
- * A typed path parameter that does not parse answers 422 before the handler runs.
- * Returns 0, -EINVAL (bad pattern, method or lane), -EEXIST (same method and
- * pattern already registered), -ENOMEM.
+ * whose segments may be parameters: "/fib/{n:int}", "/items/{id}", "/f/{x:double}",
+ * "/flags/{on:bool}", and as the last segment "/files/{p:path}" (the rest of
+ * the path, slashes included). A typed path parameter that does not parse
+ * answers 422 before the handler runs.
+ * Returns 0, -EINVAL (bad pattern, method, lane or declaration), -EEXIST (same
+ * method and pattern already registered), -ENOMEM. Any failure is also kept
+ * (the first one) with the reason in words: lanes_app_error() says it, and
+ * lanes_main() prints it and refuses to start (exit 1), so a route that did
+ * not register is never silently a 404.
  */
 int lanes_route(lanes_app *app, const char *method, const char *pattern,
                 lanes_handler handler, lanes_lane lane);
@@ -94,6 +125,10 @@ int lanes_post(lanes_app *app, const char *pattern, lanes_handler h, lanes_lane 
 int lanes_put(lanes_app *app, const char *pattern, lanes_handler h, lanes_lane lane);
 int lanes_patch(lanes_app *app, const char *pattern, lanes_handler h, lanes_lane lane);
 int lanes_delete(lanes_app *app, const char *pattern, lanes_handler h, lanes_lane lane);
+/* The first registration error, e.g. "GET /items/{id:integer}: unknown type
+ * 'integer' in /items/{id:integer}; types: int, double, str, bool, path";
+ * NULL when every registration succeeded. */
+const char *lanes_app_error(const lanes_app *app);
 
 /*
  * Parses the command line (--help lists every flag), serves until SIGINT or
@@ -117,24 +152,90 @@ const char *lanes_header(const lanes_req *req, const char *name);
 const void *lanes_body(const lanes_req *req, size_t *len);
 
 /*
- * Parameters. Path parameters always exist once the route matched; query
- * parameters may be absent, and then the default is returned. A value that is
- * present but of the wrong type records a 422 error naming the parameter: the
- * default is returned, lanes_failed() becomes true, and whatever the handler
- * answers is replaced by the 422. Declaring the query in lanes_route_opts makes
- * the check happen before the handler runs instead.
+ * Parameters. Two kinds of accessors:
+ *
+ * Raw text (lanes_path_param, lanes_query, lanes_header, lanes_cookie): what
+ * the request carries, NULL when absent; any name may be asked for.
+ *
+ * Typed (every other one): read what the route declares (its pattern, and
+ * lanes_route_opts.query/header/cookie). Declared parameters were checked
+ * before the handler ran, so these just convert: an absent one gives its
+ * declared default, else def. Asking for a name the route does not declare
+ * in that place (a typo: lanes_path_int(req, "ID") on "/items/{id:int}"), or
+ * with another type (lanes_query_bool on an int), is a programmer error: the
+ * answer becomes a 500 naming the route and the name, and one line is logged.
+ * A route that declares no query (or header, cookie) parameters at all may
+ * still read any query key with the typed getters: a present value of the
+ * wrong type then records a 422 naming it, the default is returned,
+ * lanes_failed() becomes true, and whatever the handler answers is replaced
+ * by the 422.
+ *
+ * Lists: lanes_*_list fill out[0..max) with the values in order and return
+ * how many there are (which may be more than max). Strings stay valid until
+ * the request ends.
  */
 const char *lanes_path_param(const lanes_req *req, const char *name);
 long long lanes_path_int(lanes_req *req, const char *name);
 double lanes_path_double(lanes_req *req, const char *name);
+int lanes_path_bool(lanes_req *req, const char *name);
+const char *lanes_path_str(lanes_req *req, const char *name);
 /* Decoded query value, or NULL when absent. Valid until the request ends. */
 const char *lanes_query(lanes_req *req, const char *name);
 long long lanes_query_int(lanes_req *req, const char *name, long long def);
 double lanes_query_double(lanes_req *req, const char *name, double def);
 const char *lanes_query_str(lanes_req *req, const char *name, const char *def);
+int lanes_query_bool(lanes_req *req, const char *name, int def);
+int lanes_query_list(lanes_req *req, const char *name, const char **out, int max);
+int lanes_query_ints(lanes_req *req, const char *name, long long *out, int max);
+int lanes_query_doubles(lanes_req *req, const char *name, double *out, int max);
+/* Header params (lanes_header above is the raw one). */
+const char *lanes_header_str(lanes_req *req, const char *name, const char *def);
+long long lanes_header_int(lanes_req *req, const char *name, long long def);
+double lanes_header_double(lanes_req *req, const char *name, double def);
+int lanes_header_bool(lanes_req *req, const char *name, int def);
+int lanes_header_list(lanes_req *req, const char *name, const char **out, int max);
+/* Cookies, from the Cookie header(s) ("a=1; b=2"; quotes around a value removed). */
+const char *lanes_cookie(lanes_req *req, const char *name);
+const char *lanes_cookie_str(lanes_req *req, const char *name, const char *def);
+long long lanes_cookie_int(lanes_req *req, const char *name, long long def);
+double lanes_cookie_double(lanes_req *req, const char *name, double def);
+int lanes_cookie_bool(lanes_req *req, const char *name, int def);
 int lanes_failed(const lanes_req *req);
 /* The pid of the worker process serving req (cached: no system call). */
 int lanes_pid(const lanes_req *req);
+
+/* ---- uploads: multipart/form-data ---------------------------------------------- */
+/*
+ * Parsed on the first call, from the body as received. A file part of more
+ * than 1 MiB is spooled to an unnamed temporary file (in $TMPDIR, else /tmp),
+ * readable through fd or path until the request ends; the kernel removes it
+ * then, or when the process dies. A malformed body (no boundary parameter,
+ * no closing boundary, a truncated part, a part without a name) makes these
+ * return -EINVAL and the answer becomes 400 with the reason, whatever the
+ * handler sends; a body that is not multipart/form-data, 415.
+ */
+typedef struct {
+    const char *name;           /* the form field's name */
+    const char *filename;       /* as the client sent it: never use it as a path */
+    const char *content_type;   /* "" when the part had none */
+    size_t size;
+    const void *data;           /* the bytes, or NULL when spooled */
+    int fd;                     /* spooled: its descriptor (pread it), else -1 */
+    const char *path;           /* spooled: "/proc/self/fd/N", else NULL */
+} lanes_upload;
+
+/* The first file part named name: 0, -ENOENT (none), -EINVAL (bad body). */
+int lanes_file(lanes_req *req, const char *name, lanes_upload *out);
+
+/* Text fields (parts without a filename), in order: name (NUL-terminated),
+ * value (NUL-terminated too, but may hold NULs: len says how long). */
+typedef struct {
+    const char *name;
+    const char *value;
+    size_t len;
+} lanes_form_field;
+/* Sets *fields; returns how many there are, or -EINVAL (bad body). */
+int lanes_form_fields(lanes_req *req, const lanes_form_field **fields);
 
 /* ---- the response ---------------------------------------------------------- */
 /*
@@ -145,6 +246,14 @@ int lanes_pid(const lanes_req *req);
 int lanes_send(lanes_req *req, int status, const char *content_type,
                const void *body, size_t len);
 int lanes_json(lanes_req *req, int status, const char *json);
+/*
+ * printf for JSON that cannot be injected: %s writes a whole JSON string,
+ * quotes included and escaped (NULL: null), so write {"name":%s}, never
+ * {"name":"%s"}. %d %i %u (any length) and %f %e %g (NaN, Inf: null) write
+ * numbers. Anything that could put raw text into the JSON (%s inside a string
+ * of the format, %c %x %o %p %n %a, the + space # 0 flags) is refused: the
+ * answer becomes a 500 naming the route and the reason, and -EINVAL is returned.
+ */
 int lanes_jsonf(lanes_req *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int lanes_text(lanes_req *req, int status, const char *text);

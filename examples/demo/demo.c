@@ -672,8 +672,7 @@ int main(int argc, char **argv)
         lanes_route_opts o = { .summary = r->summary, .query = r->query };
         int rc = lanes_route_ex(app, r->method, r->pattern, r->handler, r->lane, &o);
         if (rc < 0) {
-            fprintf(stderr, "lanes-demo: cannot register %s %s: %s\n", r->method, r->pattern,
-                    lanes_strerror(rc));
+            fprintf(stderr, "lanes-demo: %s\n", lanes_app_error(app));
             lanes_app_free(app);
             return 1;
         }

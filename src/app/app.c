@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 lanes_app *lanes_app_new(void)
@@ -94,12 +95,29 @@ const char *lanes_lane_name(lanes_lane lane)
     return "?";
 }
 
+/* Parses one declaration string of opts into r->decl. 0 or -EINVAL (why). */
+static int add_decls(lanes_route_def *r, const char *spec, lanes_in in, char *why, size_t cap)
+{
+    char what[300];
+    int n = lanes_pdecl_parse(spec, in, r->decl + r->ndecl, LANES_MAX_DECL - r->ndecl, what, sizeof what);
+    if (n < 0) {
+        snprintf(why, cap, "%s: lanes_route_opts.%s: %s", r->label, lanes_in_name(in), what);
+        return n;
+    }
+    r->ndecl += n;
+    r->declares[in] = n > 0;
+    return 0;
+}
+
 static int route_fill(lanes_route_def *r, const char *method, const char *pattern,
-                      lanes_handler h, lanes_lane lane, const lanes_route_opts *opts)
+                      lanes_handler h, lanes_lane lane, const lanes_route_opts *opts,
+                      char *why, size_t cap)
 {
     size_t mlen = strlen(method);
-    if (mlen == 0 || mlen >= sizeof r->method)
+    if (mlen == 0 || mlen >= sizeof r->method) {
+        snprintf(why, cap, "bad method '%.20s' for %s", method, pattern);
         return -EINVAL;
+    }
     memcpy(r->method, method, mlen + 1);
     r->handler = h;
     r->lane = lane;
@@ -109,48 +127,94 @@ static int route_fill(lanes_route_def *r, const char *method, const char *patter
     if (!r->pattern || !r->label)
         return -ENOMEM;
     snprintf(r->label, llen, "%s %s", method, pattern);
+    r->declares[LANES_IN_PATH] = strchr(pattern, '{') != NULL;
     if (opts) {
         r->max_concurrency = opts->max_concurrency < 0 ? 0 : opts->max_concurrency;
+        r->max_body = opts->max_body;
         if (opts->summary && !(r->summary = strdup(opts->summary)))
             return -ENOMEM;
-        if (opts->query) {
-            int n = lanes_qdecl_parse(opts->query, r->query, LANES_MAX_QDECL);
-            if (n < 0)
-                return n;
-            r->nquery = n;
+        int rc = add_decls(r, opts->query, LANES_IN_QUERY, why, cap);
+        if (rc == 0)
+            rc = add_decls(r, opts->header, LANES_IN_HEADER, why, cap);
+        if (rc == 0)
+            rc = add_decls(r, opts->cookie, LANES_IN_COOKIE, why, cap);
+        if (rc == 0 && opts->files) {
+            char what[300];
+            int n = lanes_pdecl_parse(opts->files, LANES_IN_BODY, r->files, 8, what, sizeof what);
+            if (n < 0) {
+                snprintf(why, cap, "%s: lanes_route_opts.files: %s", r->label, what);
+                rc = n;
+            } else {
+                r->nfiles = n;
+            }
         }
+        if (rc)
+            return rc;
     }
     return 0;
+}
+
+/* Keeps the first registration error for lanes_main, which refuses to start
+ * with it: a route that silently failed to register would answer 404. */
+static int registration_failed(lanes_app *app, const char *method, const char *pattern, int rc, const char *why)
+{
+    if (app && !app->reg_error[0]) {
+        if (why && why[0])
+            snprintf(app->reg_error, sizeof app->reg_error, "%s", why);
+        else
+            snprintf(app->reg_error, sizeof app->reg_error, "cannot register %s %s: %s",
+                     method ? method : "(null)", pattern ? pattern : "(null)",
+                     rc == -EEXIST ? "the same method and path shape is already registered" : lanes_strerror(rc));
+    }
+    return rc;
+}
+
+const char *lanes_app_error(const lanes_app *app)
+{
+    return app && app->reg_error[0] ? app->reg_error : NULL;
 }
 
 int lanes_route_ex(lanes_app *app, const char *method, const char *pattern,
                    lanes_handler handler, lanes_lane lane, const lanes_route_opts *opts)
 {
+    char why[400] = "";
     if (!app || !method || !pattern || !handler)
-        return -EINVAL;
-    if (lane != LANES_LOOP && lane != LANES_THREAD && lane != LANES_PROCESS && lane != LANES_JOB)
-        return -EINVAL;
+        return registration_failed(app, method, pattern, -EINVAL,
+                                   !handler ? "lanes_route: no handler" : "lanes_route: no method or pattern");
+    if (lane != LANES_LOOP && lane != LANES_THREAD && lane != LANES_PROCESS && lane != LANES_JOB) {
+        snprintf(why, sizeof why, "%s %s: unknown lane %d", method, pattern, (int)lane);
+        return registration_failed(app, method, pattern, -EINVAL, why);
+    }
     unsigned bit = (unsigned)lanes_method_bit(method, strlen(method));
-    if (bit == 0 || bit == LANES_M_HEAD)
-        return -EINVAL;    /* HEAD is served by GET routes */
+    if (bit == 0 || bit == LANES_M_HEAD) {
+        snprintf(why, sizeof why, "%s %s: %s", method, pattern,
+                 bit ? "HEAD is served by the GET route" : "unknown method");
+        return registration_failed(app, method, pattern, -EINVAL, why);
+    }
     if (app->nroutes == app->cap) {
         int cap = app->cap ? app->cap * 2 : 16;
         lanes_route_def **nr = realloc(app->routes, (size_t)cap * sizeof *nr);
         if (!nr)
-            return -ENOMEM;
+            return registration_failed(app, method, pattern, -ENOMEM, NULL);
         app->routes = nr;
         app->cap = cap;
     }
     lanes_route_def *r = calloc(1, sizeof *r);
     if (!r)
-        return -ENOMEM;
+        return registration_failed(app, method, pattern, -ENOMEM, NULL);
     r->method_bit = bit;
-    int rc = route_fill(r, method, pattern, handler, lane, opts);
-    if (rc == 0)
+    int rc = route_fill(r, method, pattern, handler, lane, opts, why, sizeof why);
+    if (rc == 0) {
         rc = lanes_router_add(app->router, bit, pattern, r);
+        if (rc == -EINVAL) {
+            char what[300];
+            lanes_router_explain(pattern, what, sizeof what);
+            snprintf(why, sizeof why, "%s %s: %s", method, pattern, what);
+        }
+    }
     if (rc < 0) {
         route_free(r);
-        return rc;
+        return registration_failed(app, method, pattern, rc, why);
     }
     r->index = app->nroutes;
     app->routes[app->nroutes++] = r;

@@ -11,7 +11,8 @@
 #include "app/params.h"
 #include "app/router.h"
 
-#define LANES_MAX_QDECL 16
+/* Declared query + header + cookie parameters of one route. */
+#define LANES_MAX_DECL 32
 
 typedef struct {
     int index;                    /* 0..nroutes-1: per-worker state slot */
@@ -23,8 +24,12 @@ typedef struct {
     lanes_handler handler;
     lanes_lane lane;
     int max_concurrency;
-    int nquery;
-    lanes_qdecl query[LANES_MAX_QDECL];
+    int ndecl;                    /* query, then header, then cookie declarations */
+    lanes_pdecl decl[LANES_MAX_DECL];
+    unsigned char declares[4];    /* per lanes_in: does the route declare any there? */
+    size_t max_body;              /* lanes_route_opts.max_body; 0: the server's limit only */
+    int nfiles;                   /* lanes_route_opts.files */
+    lanes_pdecl files[8];
     lanes_ws_handler ws_handler;  /* non-NULL: a WebSocket route (app/ws.c) */
     lanes_ws_opts ws_opts;        /* with the defaults filled in */
 } lanes_route_def;
@@ -85,6 +90,7 @@ struct lanes_app {
     int nroutes, cap;
     lanes_config cfg;
     char *title, *version, *description;   /* lanes_app_info; NULL = default */
+    char reg_error[400];          /* the first registration error, said by lanes_main */
 };
 
 void lanes_config_defaults(lanes_config *cfg);

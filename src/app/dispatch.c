@@ -19,6 +19,7 @@
 #include "app/route.h"
 #include "app/stream.h"
 #include "app/ws.h"
+#include "app/upload.h"
 #include "util/log.h"
 
 static void start_handler(lanes_req *req);
@@ -31,6 +32,7 @@ void lanes_lane_done(lanes_req *req)
 {
     lanes_rt *w = req->rt;
     const lanes_route_def *r = req->route;
+    lanes_form_reset(req->form);   /* spooled uploads end with the handler */
     if (req->stream) {
         lanes_stream_finish(req);   /* its head is out: nothing can replace the answer */
     } else if (lanes_failed(req)) {

@@ -129,11 +129,6 @@ static void swagger_page(lanes_req *req)
 
 /* ---- the built-in page ---------------------------------------------------------- */
 
-static const char *qtype_name(int type)
-{
-    return type == LANES_PT_INT ? "int" : type == LANES_PT_DOUBLE ? "double" : "str";
-}
-
 static void route_row(page *p, const lanes_route_def *r)
 {
     put(p, "<tr><td>");
@@ -148,11 +143,15 @@ static void route_row(page *p, const lanes_route_def *r)
     }
     put_esc(p, r->pattern);
     put(p, link ? "</a></code>" : "</code>");
-    for (int i = 0; i < r->nquery; i++) {
-        put(p, i ? ", " : " ?");
-        put_esc(p, r->query[i].name);
+    for (int i = 0, nq = 0; i < r->ndecl; i++) {
+        if (r->decl[i].in != LANES_IN_QUERY)
+            continue;
+        char tn[LANES_DECL_TEXT + 16];
+        lanes_pdecl_type_name(&r->decl[i], tn, sizeof tn);
+        put(p, nq++ ? ", " : " ?");
+        put_esc(p, r->decl[i].name);
         put(p, ":");
-        put(p, qtype_name(r->query[i].type));
+        put_esc(p, tn);
     }
     put(p, "</td><td class=\"lane\">");
     put_esc(p, lanes_lane_name(r->lane));

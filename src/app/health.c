@@ -27,7 +27,7 @@ void lanes_health_serve(lanes_req *req)
     int leaving = w->leaving || w->draining;
     /* A cached "ok" would keep a balancer sending to a leaving instance. */
     lanes_set_header(req, "Cache-Control", "no-store");
-    lanes_jsonf(req, leaving ? 503 : 200, "{\"status\":\"%s\",\"pid\":%d,\"worker\":%d}",
+    lanes_jsonf(req, leaving ? 503 : 200, "{\"status\":%s,\"pid\":%d,\"worker\":%d}",
                 leaving ? "draining" : "ok", (int)w->pid, worker_number(w));
 }
 
@@ -36,6 +36,9 @@ int lanes_health_register(lanes_app *app)
     if (!app)
         return -EINVAL;
     lanes_route_opts o = { .summary = "Health for load balancers: 200 while accepting, 503 once draining" };
+    int had_error = app->reg_error[0] != '\0';
     int rc = lanes_route_ex(app, "GET", "/healthz", lanes_health_serve, LANES_LOOP, &o);
+    if (rc == -EEXIST && !had_error)
+        app->reg_error[0] = '\0';   /* the app's own /healthz wins: not an error */
     return rc == -EEXIST ? 0 : rc;
 }

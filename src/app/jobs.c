@@ -11,6 +11,7 @@
  * /jobs and /jobs/{id} report and cancel (THREAD routes: the store may block).
  */
 #include "app/jobs.h"
+#include "app/upload.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -119,6 +120,7 @@ static void run_job(void *ctx, int runner, const lanes_job *job, lanes_job_outco
     req->t_start_ns = uv_hrtime();
     req->wall_start = now_wall();
     req->route->handler(req);
+    lanes_form_reset(req->form);   /* spooled uploads end with the handler */
     if (lanes_failed(req)) {
         lanes_req_answer_invalid(req);
     } else if (!req->responded) {

@@ -66,6 +66,7 @@ static const char *schema_type(int ptype)
     switch (ptype) {
     case LANES_PT_INT: return "integer";
     case LANES_PT_DOUBLE: return "number";
+    case LANES_PT_BOOL: return "boolean";
     default: return "string";
     }
 }
@@ -110,7 +111,9 @@ static int ptype_of(const char *t, size_t len)
         return LANES_PT_INT;
     if (len == 6 && !memcmp(t, "double", 6))
         return LANES_PT_DOUBLE;
-    return LANES_PT_STR;
+    if (len == 4 && !memcmp(t, "bool", 4))
+        return LANES_PT_BOOL;
+    return LANES_PT_STR;   /* str, and path: the rest of the path is a string too */
 }
 
 /* Path parameters in pattern order ("{n:int}"; no type means string). */
@@ -128,10 +131,77 @@ static void write_path_params(lanes_jw *w, const char *pattern)
     }
 }
 
+/* A declared default as the JSON value of its type ("10" -> 10, "yes" -> true). */
+static void write_default(lanes_jw *w, const lanes_pdecl *d)
+{
+    const char *def = lanes_pdecl_default(d);
+    long long i;
+    double x;
+    int b;
+    lanes_jw_key(w, "default");
+    if (d->type == LANES_PT_INT && lanes_parse_int(def, &i) == 0)
+        lanes_jw_int(w, i);
+    else if (d->type == LANES_PT_DOUBLE && lanes_parse_double(def, &x) == 0)
+        lanes_jw_double(w, x);
+    else if (d->type == LANES_PT_BOOL && lanes_parse_bool(def, &b) == 0)
+        lanes_jw_bool(w, b);
+    else
+        lanes_jw_str(w, def);
+}
+
+/* The schema of one value: {type}, plus the enum's values. */
+static void write_scalar_schema(lanes_jw *w, const lanes_pdecl *d)
+{
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "type");
+    lanes_jw_str(w, schema_type(d->type));
+    if (d->type == LANES_PT_ENUM) {
+        lanes_jw_key(w, "enum");
+        lanes_jw_arr(w);
+        for (int k = 0; k < d->nchoices; k++)
+            lanes_jw_str(w, lanes_pdecl_choice(d, k));
+        lanes_jw_end(w);
+    }
+    if (!d->list && lanes_pdecl_default(d))
+        write_default(w, d);
+    lanes_jw_end(w);
+}
+
+/* A declared query, header or cookie parameter. A list is an array schema;
+ * in the query it is ?tag=a&tag=b (style form, explode true), as FastAPI's. */
+static void write_decl(lanes_jw *w, const lanes_pdecl *d)
+{
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "name");
+    lanes_jw_str(w, d->name);
+    lanes_jw_key(w, "in");
+    lanes_jw_str(w, lanes_in_name(d->in));
+    lanes_jw_key(w, "required");
+    lanes_jw_bool(w, d->required);
+    if (d->list && d->in == LANES_IN_QUERY) {
+        lanes_jw_key(w, "style");
+        lanes_jw_str(w, "form");
+        lanes_jw_key(w, "explode");
+        lanes_jw_bool(w, 1);
+    }
+    lanes_jw_key(w, "schema");
+    if (d->list) {
+        lanes_jw_obj(w);
+        lanes_jw_key(w, "type");
+        lanes_jw_str(w, "array");
+        lanes_jw_key(w, "items");
+        write_scalar_schema(w, d);
+        lanes_jw_end(w);
+    } else {
+        write_scalar_schema(w, d);
+    }
+    lanes_jw_end(w);
+}
+
 /* Writes "parameters" unless the route takes none. Returns their count. */
 static int write_parameters(lanes_jw *w, const lanes_route_def *r)
 {
-    int n = r->nquery;
+    int n = r->ndecl;
     for (const char *p = strchr(r->pattern, '{'); p; p = strchr(p + 1, '{'))
         n++;
     if (n == 0)
@@ -139,10 +209,55 @@ static int write_parameters(lanes_jw *w, const lanes_route_def *r)
     lanes_jw_key(w, "parameters");
     lanes_jw_arr(w);
     write_path_params(w, r->pattern);
-    for (int i = 0; i < r->nquery; i++)
-        write_param(w, r->query[i].name, strlen(r->query[i].name), "query", r->query[i].type);
+    for (int i = 0; i < r->ndecl; i++)
+        write_decl(w, &r->decl[i]);
     lanes_jw_end(w);
     return n;
+}
+
+/* The declared file parts as a multipart/form-data body (FastAPI's File()). */
+static void write_files_body(lanes_jw *w, const lanes_route_def *r)
+{
+    lanes_jw_key(w, "requestBody");
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "content");
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "multipart/form-data");
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "schema");
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "type");
+    lanes_jw_str(w, "object");
+    lanes_jw_key(w, "properties");
+    lanes_jw_obj(w);
+    int nreq = 0;
+    for (int i = 0; i < r->nfiles; i++) {
+        lanes_jw_key(w, r->files[i].name);
+        lanes_jw_obj(w);
+        lanes_jw_key(w, "type");
+        lanes_jw_str(w, "string");
+        /* OpenAPI 3.1's file: Swagger UI 5 offers a file picker for it, and
+         * JSON Schema 2020-12 validators know it (format "binary" is 3.0's). */
+        lanes_jw_key(w, "contentMediaType");
+        lanes_jw_str(w, "application/octet-stream");
+        lanes_jw_end(w);
+        nreq += r->files[i].required;
+    }
+    lanes_jw_end(w);
+    if (nreq) {
+        lanes_jw_key(w, "required");
+        lanes_jw_arr(w);
+        for (int i = 0; i < r->nfiles; i++)
+            if (r->files[i].required)
+                lanes_jw_str(w, r->files[i].name);
+        lanes_jw_end(w);
+    }
+    lanes_jw_end(w);
+    lanes_jw_end(w);
+    lanes_jw_end(w);
+    lanes_jw_key(w, "required");
+    lanes_jw_bool(w, nreq > 0);
+    lanes_jw_end(w);
 }
 
 /* ---- operations ------------------------------------------------------------- */
@@ -270,6 +385,10 @@ static void write_operation(lanes_jw *w, const lanes_route_def *r, const char *o
     if (r->ws_handler) {
         write_ws_operation(w);
         return;
+    }
+    if (r->nfiles > 0) {
+        write_files_body(w, r);
+        nparams += r->nfiles;
     }
     lanes_jw_key(w, "responses");
     lanes_jw_obj(w);

@@ -34,6 +34,11 @@ int lanes_app_prepare(lanes_app *app, int argc, char **argv, int *exit_code)
         return 0;
     }
     lanes_log_set_level(app->cfg.log_level);
+    if (lanes_app_error(app)) {
+        fprintf(stderr, "%s: cannot start: %s\n", argv[0], lanes_app_error(app));
+        *exit_code = 1;
+        return 0;
+    }
     if (app->cfg.role == LANES_ROLE_JOBS && (!lanes_app_has_lane(app, LANES_JOB) || app->cfg.job_runners == 0)) {
         fprintf(stderr, "%s: --role jobs: nothing to run (%s)\n", argv[0],
                 app->cfg.job_runners == 0 ? "--job-runners is 0" : "this app has no JOB routes");

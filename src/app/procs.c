@@ -6,6 +6,7 @@
  * its handler, and its answer becomes the response frame.
  */
 #include "app/procs.h"
+#include "app/upload.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -233,6 +234,7 @@ static void run_one(helper_ctx *c, const lanes_pw_request *r)
     req->state = REQ_RUNNING;
     req->lane_now = LANES_PROCESS;
     req->route->handler(req);
+    lanes_form_reset(req->form);   /* spooled uploads end with the handler */
     if (lanes_failed(req))
         lanes_req_answer_invalid(req);
 }

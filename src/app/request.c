@@ -6,6 +6,7 @@
 #include "app/request.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 
 #include "app/params.h"
 #include "app/rt.h"
+#include "app/upload.h"
+#include "util/log.h"
 
 /* Buffers bigger than this are given back instead of being kept for reuse, so
  * one large upload does not pin its memory to a pooled request forever. */
@@ -39,6 +42,11 @@ void lanes_req_reset(lanes_req *req)
     req->match.bad_param = -1;
     req->nq = 0;
     req->q_parsed = 0;
+    req->misuse[0] = '\0';
+    lanes_buf_trim(&req->cookies, KEEP_BUF_MAX);
+    req->c_parsed = 0;
+    req->misuse_status = 0;
+    lanes_form_reset(req->form);   /* closes spooled uploads: the kernel removes them */
     req->status = 0;
     req->responded = 0;
     req->content_type[0] = '\0';
@@ -80,6 +88,8 @@ static void free_bufs(lanes_req *req)
     lanes_buf_free(&req->path_dec);
     lanes_buf_free(&req->scratch);
     lanes_buf_free(&req->qbuf);
+    lanes_buf_free(&req->cookies);
+    lanes_form_free(req->form);
     lanes_buf_free(&req->errors);
     lanes_buf_free(&req->res_body);
     lanes_buf_free(&req->res_headers);
@@ -170,21 +180,27 @@ const void *lanes_body(const lanes_req *req, size_t *len)
     return req->msg.body.len ? req->msg.body.data : NULL;
 }
 
-int lanes_failed(const lanes_req *req) { return req->errors.len > 0; }
+int lanes_failed(const lanes_req *req) { return req->errors.len > 0 || req->misuse[0]; }
 
 int lanes_pid(const lanes_req *req) { return (int)req->rt->pid; }
 
 /* ---- validation errors (FastAPI's 422 shape) ------------------------------- */
 
-void lanes_req_invalid(lanes_req *req, const char *loc, const char *name,
-                       const char *type, const char *msg, const char *input)
+void lanes_req_invalid_at(lanes_req *req, const char *loc, const char *name, int index,
+                          const char *type, const char *msg, const char *input)
 {
     lanes_buf *e = &req->errors;
     if (e->len)
         lanes_buf_puts(e, ",");
     lanes_buf_printf(e, "{\"type\":\"%s\",\"loc\":[\"%s\",\"", type, loc);
     lanes_buf_json_escape(e, name, strlen(name));
-    lanes_buf_printf(e, "\"],\"msg\":\"%s\",\"input\":", msg);
+    if (index >= 0)
+        lanes_buf_printf(e, "\",%d", index);
+    else
+        lanes_buf_puts(e, "\"");
+    lanes_buf_puts(e, "],\"msg\":\"");
+    lanes_buf_json_escape(e, msg, strlen(msg));
+    lanes_buf_puts(e, "\",\"input\":");
     if (input) {
         lanes_buf_puts(e, "\"");
         lanes_buf_json_escape(e, input, strlen(input));
@@ -194,8 +210,43 @@ void lanes_req_invalid(lanes_req *req, const char *loc, const char *name,
     }
 }
 
+void lanes_req_invalid(lanes_req *req, const char *loc, const char *name,
+                       const char *type, const char *msg, const char *input)
+{
+    lanes_req_invalid_at(req, loc, name, -1, type, msg, input);
+}
+
+void lanes_req_misuse(lanes_req *req, const char *fmt, ...)
+{
+    if (req->misuse[0])
+        return;   /* said once: the first mistake is the one to fix */
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(req->misuse, sizeof req->misuse, "%s: %s",
+             req->route ? req->route->label : "request", what);
+    req->misuse_status = 500;
+    lanes_log(LANES_LOG_ERROR, "programmer error in %s", req->misuse);
+}
+
+void lanes_req_refuse(lanes_req *req, int status, const char *msg)
+{
+    if (req->misuse[0])
+        return;
+    snprintf(req->misuse, sizeof req->misuse, "%s", msg);
+    req->misuse_status = status;
+}
+
 void lanes_req_answer_invalid(lanes_req *req)
 {
+    if (req->misuse[0]) {
+        lanes_buf_reset(&req->res_headers);
+        if (lanes_error(req, req->misuse_status ? req->misuse_status : 500, req->misuse) < 0)
+            lanes_status(req, 500);   /* out of memory while saying why: say it without a body */
+        return;
+    }
     lanes_buf_reset(&req->res_body);
     if (lanes_buf_puts(&req->res_body, "{\"detail\":[") < 0 ||
         lanes_buf_append(&req->res_body, req->errors.data, req->errors.len) < 0 ||
@@ -206,175 +257,4 @@ void lanes_req_answer_invalid(lanes_req *req)
     req->status = 422;
     req->responded = 1;
     lanes_buf_reset(&req->res_headers);
-}
-
-static void invalid_typed(lanes_req *req, const char *loc, const char *name, int type, const char *input)
-{
-    if (type == LANES_PT_INT)
-        lanes_req_invalid(req, loc, name, "int_parsing",
-                          "Input should be a valid integer, unable to parse string as an integer", input);
-    else
-        lanes_req_invalid(req, loc, name, "float_parsing",
-                          "Input should be a valid number, unable to parse string as a number", input);
-}
-
-/* ---- query ------------------------------------------------------------------ */
-
-/* Decodes the whole query once into qbuf, so every lanes_query() pointer stays
- * valid until the request ends (qbuf is never reallocated afterwards). */
-static void parse_query(lanes_req *req)
-{
-    req->q_parsed = 1;
-    req->nq = 0;
-    if (req->msg.query_len == 0)
-        return;
-    size_t pairs = 1;
-    for (size_t i = 0; i < req->msg.query_len; i++)
-        pairs += req->msg.query[i] == '&';
-    if ((int)pairs > req->qcap) {
-        lanes_qpair *np = realloc(req->qpairs, pairs * sizeof *np);
-        if (!np)
-            return;
-        req->qpairs = np;
-        req->qcap = (int)pairs;
-    }
-    lanes_buf_reset(&req->qbuf);
-    if (lanes_buf_reserve(&req->qbuf, req->msg.query_len + 2 * pairs + 1) < 0)
-        return;
-    const char *p = req->msg.query, *end = req->msg.query + req->msg.query_len;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp ? amp : end;
-        const char *eq = memchr(p, '=', (size_t)(stop - p));
-        const char *nend = eq ? eq : stop;
-        if (nend > p) {
-            char *dst = req->qbuf.data + req->qbuf.len;
-            size_t room = req->qbuf.cap - req->qbuf.len;
-            long nl = lanes_pct_decode(p, (size_t)(nend - p), dst, room, 1);
-            if (nl >= 0) {
-                uint32_t name_off = (uint32_t)req->qbuf.len;
-                req->qbuf.len += (size_t)nl + 1;
-                dst = req->qbuf.data + req->qbuf.len;
-                room = req->qbuf.cap - req->qbuf.len;
-                const char *v = eq ? eq + 1 : stop;
-                long vl = lanes_pct_decode(v, (size_t)(stop - v), dst, room, 1);
-                if (vl >= 0) {
-                    req->qpairs[req->nq].name = name_off;
-                    req->qpairs[req->nq].value = (uint32_t)req->qbuf.len;
-                    req->qbuf.len += (size_t)vl + 1;
-                    req->nq++;
-                } else {
-                    req->qbuf.len = name_off;   /* malformed value: skip the pair */
-                    char name[128];
-                    snprintf(name, sizeof name, "%s", req->qbuf.data + name_off);
-                    lanes_req_invalid(req, "query", name, "value_error",
-                                      "Invalid percent-encoding", NULL);
-                }
-            }
-        }
-        p = stop + 1;
-    }
-}
-
-const char *lanes_query(lanes_req *req, const char *name)
-{
-    if (!req->q_parsed)
-        parse_query(req);
-    for (int i = 0; i < req->nq; i++)
-        if (strcmp(req->qbuf.data + req->qpairs[i].name, name) == 0)
-            return req->qbuf.data + req->qpairs[i].value;
-    return NULL;
-}
-
-long long lanes_query_int(lanes_req *req, const char *name, long long def)
-{
-    const char *v = lanes_query(req, name);
-    long long out;
-    if (!v)
-        return def;
-    if (lanes_parse_int(v, &out) < 0) {
-        invalid_typed(req, "query", name, LANES_PT_INT, v);
-        return def;
-    }
-    return out;
-}
-
-double lanes_query_double(lanes_req *req, const char *name, double def)
-{
-    const char *v = lanes_query(req, name);
-    double out;
-    if (!v)
-        return def;
-    if (lanes_parse_double(v, &out) < 0) {
-        invalid_typed(req, "query", name, LANES_PT_DOUBLE, v);
-        return def;
-    }
-    return out;
-}
-
-const char *lanes_query_str(lanes_req *req, const char *name, const char *def)
-{
-    const char *v = lanes_query(req, name);
-    return v ? v : def;
-}
-
-/* ---- path parameters ---------------------------------------------------------- */
-
-const char *lanes_path_param(const lanes_req *req, const char *name)
-{
-    for (int i = 0; i < req->match.nparams; i++)
-        if (strcmp(req->match.params[i].name, name) == 0)
-            return req->match.params[i].value;
-    return NULL;
-}
-
-long long lanes_path_int(lanes_req *req, const char *name)
-{
-    const char *v = lanes_path_param(req, name);
-    long long out = 0;
-    if (!v) {
-        lanes_req_invalid(req, "path", name, "missing", "Field required", NULL);
-        return 0;
-    }
-    if (lanes_parse_int(v, &out) < 0) {
-        invalid_typed(req, "path", name, LANES_PT_INT, v);
-        return 0;
-    }
-    return out;
-}
-
-double lanes_path_double(lanes_req *req, const char *name)
-{
-    const char *v = lanes_path_param(req, name);
-    double out = 0;
-    if (!v) {
-        lanes_req_invalid(req, "path", name, "missing", "Field required", NULL);
-        return 0;
-    }
-    if (lanes_parse_double(v, &out) < 0) {
-        invalid_typed(req, "path", name, LANES_PT_DOUBLE, v);
-        return 0;
-    }
-    return out;
-}
-
-int lanes_req_validate(lanes_req *req)
-{
-    const lanes_route_def *r = req->route;
-    if (req->match.bad_param >= 0) {
-        const lanes_param *p = &req->match.params[req->match.bad_param];
-        invalid_typed(req, "path", p->name, p->type, p->value);
-    }
-    for (int i = 0; i < r->nquery; i++) {
-        const char *v = lanes_query(req, r->query[i].name);
-        long long li;
-        double d;
-        if (!v)
-            continue;
-        if (r->query[i].type == LANES_PT_INT && lanes_parse_int(v, &li) < 0)
-            invalid_typed(req, "query", r->query[i].name, LANES_PT_INT, v);
-        else if (r->query[i].type == LANES_PT_DOUBLE && lanes_parse_double(v, &d) < 0)
-            invalid_typed(req, "query", r->query[i].name, LANES_PT_DOUBLE, v);
-    }
-    return req->errors.len ? -EINVAL : 0;
 }

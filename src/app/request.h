@@ -53,7 +53,13 @@ struct lanes_req {
     lanes_buf qbuf;                /* decoded query names/values */
     lanes_qpair *qpairs;
     int nq, qcap, q_parsed;
+    lanes_buf cookies;             /* decoded cookies: name NUL value NUL ... (inputs.c) */
+    int c_parsed;
     lanes_buf errors;              /* 422 detail items, JSON, comma-separated */
+    char misuse[256];              /* a programmer error: answered 500 with this, logged once;
+                                    * or a bad body found by a getter (misuse_status 400/415/503) */
+    int misuse_status;
+    struct lanes_form *form;       /* a multipart body, parsed on first use (upload.c) */
 
     /* ---- response ---- */
     int status;
@@ -99,10 +105,18 @@ void lanes_req_free_detached(lanes_req *req);
 /* Records a 422 item: loc ("query"/"path"/"body"), name, message, input. */
 void lanes_req_invalid(lanes_req *req, const char *loc, const char *name,
                        const char *type, const char *msg, const char *input);
-/* Checks the route's declared query parameters and typed path parameters.
- * Returns 0 if fine, else records errors and returns -EINVAL. */
-int lanes_req_validate(lanes_req *req);
-/* Replaces the response with the 422 body built from recorded errors. */
+/* Same, with an item index after the name (a list's bad item). index < 0: none. */
+void lanes_req_invalid_at(lanes_req *req, const char *loc, const char *name, int index,
+                          const char *type, const char *msg, const char *input);
+/* Replaces the response with the 422 body built from recorded errors, or
+ * with a 500 when the handler misused the API (lanes_req_misuse). */
 void lanes_req_answer_invalid(lanes_req *req);
+/* A programmer error in the handler (a param the route does not declare, an
+ * unsafe lanes_jsonf format): the first one is logged naming the route and
+ * kept; the answer becomes a 500 saying it, whatever the handler sends. */
+void lanes_req_misuse(lanes_req *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A client error a getter found in the body (status 4xx, or 503): replaces
+ * the handler's answer like a misuse, without the programmer-error log line. */
+void lanes_req_refuse(lanes_req *req, int status, const char *msg);
 
 #endif

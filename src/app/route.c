@@ -5,8 +5,10 @@
 #include "app/route.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "app/inputs.h"
 #include "app/params.h"
 #include "app/response.h"
 
@@ -58,6 +60,13 @@ int lanes_req_route(lanes_req *req, const lanes_app *app)
         return 400;
     }
     req->route = req->match.data;
+    if (req->route->max_body && req->msg.body.len > req->route->max_body) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "request body too large for %s (limit %zu bytes)", req->route->label,
+                 req->route->max_body);
+        lanes_response_error(req, 413, msg);
+        return 413;
+    }
     if (lanes_req_validate(req) < 0) {
         lanes_req_answer_invalid(req);
         return 422;

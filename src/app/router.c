@@ -19,6 +19,8 @@
 #include "app/params.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +44,7 @@ struct rnode {
     rnode **kids;           /* literal children */
     size_t nkids, kidcap;
     rnode *param;           /* the parameter child, shared by every name/type */
+    rnode *rest;            /* the {x:path} child: takes the rest of the path; always a leaf */
     route *by_method[LANES_NMETHODS];
     unsigned mask;          /* methods with a route ending here */
 };
@@ -80,6 +83,10 @@ static void node_free(rnode *n)
         node_free(n->param);
         free(n->param);
     }
+    if (n->rest) {
+        node_free(n->rest);
+        free(n->rest);
+    }
     free(n->lit);
 }
 
@@ -114,7 +121,22 @@ static int is_name_char(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-static int parse_param(const char *s, size_t len, pseg *out)
+/* Says why a pattern is refused, when the caller asked (why != NULL). */
+static int refuse(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int refuse(char *why, size_t cap, const char *fmt, ...)
+{
+    if (why && cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, cap, fmt, ap);
+        va_end(ap);
+    }
+    return -EINVAL;
+}
+
+#define PATH_TYPES "types: int, double, str, bool, path"
+
+static int parse_param(const char *pattern, const char *s, size_t len, pseg *out, char *why, size_t cap)
 {
     /* s is "{...}" */
     const char *in = s + 1;
@@ -122,56 +144,70 @@ static int parse_param(const char *s, size_t len, pseg *out)
     const char *colon = memchr(in, ':', inlen);
     size_t nlen = colon ? (size_t)(colon - in) : inlen;
     if (nlen == 0)
-        return -EINVAL;
+        return refuse(why, cap, "parameter without a name in %s", pattern);
     for (size_t i = 0; i < nlen; i++)
         if (!is_name_char(in[i]))
-            return -EINVAL;
+            return refuse(why, cap, "bad parameter name '%.*s' in %s (letters, digits and _ only)",
+                          (int)nlen, in, pattern);
     out->is_param = 1;
     out->text = in;
     out->len = nlen;
     out->type = LANES_PT_STR;
     if (colon) {
+        static const struct {
+            const char *name;
+            lanes_ptype type;
+        } types[] = {
+            { "int", LANES_PT_INT }, { "double", LANES_PT_DOUBLE }, { "str", LANES_PT_STR },
+            { "bool", LANES_PT_BOOL }, { "path", LANES_PT_PATH },
+        };
         const char *t = colon + 1;
         size_t tl = inlen - nlen - 1;
-        if (tl == 3 && memcmp(t, "int", 3) == 0)
-            out->type = LANES_PT_INT;
-        else if (tl == 6 && memcmp(t, "double", 6) == 0)
-            out->type = LANES_PT_DOUBLE;
-        else if (!(tl == 3 && memcmp(t, "str", 3) == 0))
-            return -EINVAL;
+        size_t i;
+        for (i = 0; i < sizeof types / sizeof types[0]; i++)
+            if (strlen(types[i].name) == tl && memcmp(t, types[i].name, tl) == 0)
+                break;
+        if (i == sizeof types / sizeof types[0])
+            return refuse(why, cap, "unknown type '%.*s' in %s; " PATH_TYPES, (int)tl, t, pattern);
+        out->type = types[i].type;
     }
     return 0;
 }
 
 /* Validates the whole pattern before touching the trie, so a bad pattern
- * changes nothing. Returns the segment count or -EINVAL. */
-static int parse_pattern(const char *pattern, pseg *segs, int *nparams)
+ * changes nothing. Returns the segment count or -EINVAL (why says it). */
+static int parse_pattern(const char *pattern, pseg *segs, int *nparams, char *why, size_t cap)
 {
     if (!pattern || pattern[0] != '/')
-        return -EINVAL;
+        return refuse(why, cap, "pattern '%s' does not start with '/'", pattern ? pattern : "(null)");
     int n = 0, np = 0;
     const char *p = pattern + 1;
     for (;;) {
         const char *slash = strchr(p, '/');
         size_t len = slash ? (size_t)(slash - p) : strlen(p);
         if (n >= MAX_SEGMENTS)
-            return -EINVAL;
+            return refuse(why, cap, "more than %d segments in %s", MAX_SEGMENTS, pattern);
+        if (n > 0 && segs[n - 1].is_param && segs[n - 1].type == LANES_PT_PATH)
+            return refuse(why, cap, "{%.*s:path} takes the rest of the path: it must be the last segment of %s",
+                          (int)segs[n - 1].len, segs[n - 1].text, pattern);
         pseg *sg = &segs[n];
         if (memchr(p, '?', len) || memchr(p, '#', len))
-            return -EINVAL;
+            return refuse(why, cap, "'?' or '#' in %s: a pattern is a path; declare query parameters "
+                          "in lanes_route_opts.query", pattern);
         int open = memchr(p, '{', len) != NULL, close = memchr(p, '}', len) != NULL;
         if (open || close) {
             if (len < 2 || p[0] != '{' || p[len - 1] != '}' ||
                 memchr(p + 1, '{', len - 2) || memchr(p + 1, '}', len - 2))
-                return -EINVAL;
+                return refuse(why, cap, "segment '%.*s' of %s: a parameter is a whole segment, {name} or {name:type}",
+                              (int)len, p, pattern);
             if (np >= LANES_MAX_PARAMS)
-                return -EINVAL;
-            if (parse_param(p, len, sg))
+                return refuse(why, cap, "more than %d parameters in %s", LANES_MAX_PARAMS, pattern);
+            if (parse_param(pattern, p, len, sg, why, cap))
                 return -EINVAL;
             for (int i = 0; i < n; i++)
                 if (segs[i].is_param && segs[i].len == sg->len &&
                     memcmp(segs[i].text, sg->text, sg->len) == 0)
-                    return -EINVAL;
+                    return refuse(why, cap, "duplicate parameter {%.*s} in %s", (int)sg->len, sg->text, pattern);
             np++;
         } else {
             sg->is_param = 0;
@@ -186,6 +222,38 @@ static int parse_pattern(const char *pattern, pseg *segs, int *nparams)
     }
     *nparams = np;
     return n;
+}
+
+/* Literals must decode (no bad or NUL escapes). 0, -EINVAL or -ENOMEM. */
+static int check_literals(const char *pattern, const pseg *segs, int nsegs, char *why, size_t cap)
+{
+    char tmp[256];
+    for (int i = 0; i < nsegs; i++) {
+        if (segs[i].is_param)
+            continue;
+        char *d = segs[i].len < sizeof tmp ? tmp : malloc(segs[i].len + 1);
+        if (!d)
+            return -ENOMEM;
+        long rc = lanes_pct_decode(segs[i].text, segs[i].len, d, segs[i].len + 1, 0);
+        if (d != tmp)
+            free(d);
+        if (rc < 0)
+            return refuse(why, cap, "bad percent-escape in segment '%.*s' of %s",
+                          (int)segs[i].len, segs[i].text, pattern);
+    }
+    return 0;
+}
+
+void lanes_router_explain(const char *pattern, char *why, size_t cap)
+{
+    pseg segs[MAX_SEGMENTS];
+    int np;
+    if (!cap)
+        return;
+    why[0] = '\0';
+    int n = parse_pattern(pattern, segs, &np, why, cap);
+    if (n >= 0)
+        check_literals(pattern, segs, n, why, cap);
 }
 
 static rnode *new_literal(const char *raw, size_t len)
@@ -252,6 +320,17 @@ static int param_child(rnode *n, rnode **out)
     return 0;
 }
 
+static int rest_child(rnode *n, rnode **out)
+{
+    if (!n->rest) {
+        n->rest = calloc(1, sizeof *n->rest);
+        if (!n->rest)
+            return -ENOMEM;
+    }
+    *out = n->rest;
+    return 0;
+}
+
 static route *route_new(unsigned bit, const char *pattern, void *data, const pseg *segs, int nsegs)
 {
     route *rt = calloc(1, sizeof *rt);
@@ -288,28 +367,19 @@ int lanes_router_add(lanes_router *r, unsigned method_bit, const char *pattern, 
         return -EINVAL;
     pseg segs[MAX_SEGMENTS];
     int nparams;
-    int nsegs = parse_pattern(pattern, segs, &nparams);
+    int nsegs = parse_pattern(pattern, segs, &nparams, NULL, 0);
     if (nsegs < 0)
         return nsegs;
     /* Check literals decode before creating nodes (a failure after this point
      * can only be -ENOMEM, which leaves at most empty, unreachable-as-terminal
      * nodes behind). */
-    char tmp[256];
-    for (int i = 0; i < nsegs; i++) {
-        if (segs[i].is_param)
-            continue;
-        char *d = segs[i].len < sizeof tmp ? tmp : malloc(segs[i].len + 1);
-        if (!d)
-            return -ENOMEM;
-        long rc = lanes_pct_decode(segs[i].text, segs[i].len, d, segs[i].len + 1, 0);
-        if (d != tmp)
-            free(d);
-        if (rc < 0)
-            return -EINVAL;
-    }
+    int lrc = check_literals(pattern, segs, nsegs, NULL, 0);
+    if (lrc < 0)
+        return lrc;
     rnode *n = &r->root;
     for (int i = 0; i < nsegs; i++) {
-        int rc = segs[i].is_param ? param_child(n, &n) : literal_child(n, segs[i].text, segs[i].len, &n);
+        int rc = !segs[i].is_param ? literal_child(n, segs[i].text, segs[i].len, &n)
+               : segs[i].type == LANES_PT_PATH ? rest_child(n, &n) : param_child(n, &n);
         if (rc)
             return rc;
     }
@@ -429,6 +499,17 @@ static int visit(const rnode *n, size_t pos, mctx *c)
             return 1;
         c->ncaps--;
     }
+    /* Last resort, as in Starlette: {x:path} takes everything left. */
+    if (n->rest && n->rest->mask && c->ncaps < LANES_MAX_PARAMS) {
+        c->caps[c->ncaps].p = seg;
+        c->caps[c->ncaps].len = c->len - pos;
+        c->ncaps++;
+        c->allowed |= n->rest->mask;
+        c->found = pick(n->rest, c->method_bit);
+        if (c->found)
+            return 1;
+        c->ncaps--;
+    }
     return 0;
 }
 
@@ -459,10 +540,13 @@ static int check_type(lanes_ptype t, const char *v)
 {
     long long i;
     double d;
+    int i2;
     if (t == LANES_PT_INT)
         return lanes_parse_int(v, &i);
     if (t == LANES_PT_DOUBLE)
         return lanes_parse_double(v, &d);
+    if (t == LANES_PT_BOOL)
+        return lanes_parse_bool(v, &i2);
     return 0;
 }
 

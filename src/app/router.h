@@ -4,7 +4,9 @@
  * nothing.
  *
  * Patterns: absolute paths; a segment may be a parameter "{name}" (string),
- * "{name:int}", "{name:double}" or "{name:str}". A literal segment beats a
+ * "{name:int}", "{name:double}", "{name:str}", "{name:bool}", or, as the last
+ * segment only, "{name:path}", which takes the rest of the path (slashes
+ * included, possibly empty) as Starlette's path convertor does. A literal segment beats a
  * parameter at the same depth ("/items/new" wins over "/items/{id}").
  * Matching works on the raw (still percent-encoded) path; parameter values are
  * percent-decoded into the caller's scratch buffer.
@@ -22,6 +24,9 @@ typedef enum {
     LANES_PT_STR = 0,
     LANES_PT_INT = 1,
     LANES_PT_DOUBLE = 2,
+    LANES_PT_BOOL = 3,
+    LANES_PT_ENUM = 4,     /* declared params only (params.h), not in patterns */
+    LANES_PT_PATH = 5,     /* "{p:path}": the rest of the path, slashes included */
 } lanes_ptype;
 
 typedef struct {
@@ -49,6 +54,10 @@ void lanes_router_free(lanes_router *r);
  * duplicate parameter name, unknown type, more than LANES_MAX_PARAMS), -EEXIST
  * (same method + same shape, e.g. "/a/{x}" and "/a/{y}"), -ENOMEM. */
 int lanes_router_add(lanes_router *r, unsigned method_bit, const char *pattern, void *data);
+/* Why pattern is refused (-EINVAL from lanes_router_add), in words:
+ * "unknown type 'integer' in /items/{id:integer}; types: int, double, str, bool, path".
+ * Writes "" when the pattern itself is fine. */
+void lanes_router_explain(const char *pattern, char *why, size_t cap);
 
 /*
  * Matches path (raw, without the query; need not be NUL-terminated).

@@ -131,6 +131,11 @@ static int on_header_value_complete(llhttp_t *p)
         return fail_msg(p, 400, "empty header field name");
     if (m->hdr_state != 2)   /* empty value: llhttp sent no data callback */
         m->hdrs[m->nhdrs - 1].value = (uint32_t)m->head.len;
+    /* RFC 9110 5.5: trailing whitespace is not part of the value; llhttp 8.1
+     * strips only the leading one ("X-Count: 5 " must read as "5"). */
+    while (m->head.len > m->hdrs[m->nhdrs - 1].value &&
+           (m->head.data[m->head.len - 1] == ' ' || m->head.data[m->head.len - 1] == '\t'))
+        m->head.len--;
     m->hdr_state = 0;
     return head_nul(p);
 }
@@ -157,6 +162,16 @@ static int on_headers_complete(llhttp_t *p)
         return fail_msg(p, 400, "more than one Host header");
     if (m->http_major == 1 && m->http_minor == 1 && hosts == 0)
         return fail_msg(p, 400, "HTTP/1.1 request without Host header");
+    /* llhttp reports a request line without a version as HTTP/0.9; the head
+     * scan refuses it first, this is the backstop. */
+    if (m->http_major == 0)
+        return fail_msg(p, 400, "request line without a valid HTTP version");
+    if (m->http_major != 1)
+        return fail_msg(p, 505, "HTTP version not supported: this server speaks HTTP/1.0 and HTTP/1.1");
+    /* RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message means its framing
+     * is faulty (1.0 has no chunked coding; a 1.0 proxy would read it another way). */
+    if (m->http_minor == 0 && lanes_http_msg_header(m, "transfer-encoding"))
+        return fail_msg(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > hp->limits->max_body)
         return fail(p, 413);
     const char *expect = lanes_http_msg_header(m, "expect");
@@ -216,10 +231,120 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 
 static int on_message_complete(llhttp_t *p)
 {
-    (void)p;
+    lanes_http_parser *hp = parser_of(p);
+    hp->chunked_done = (p->flags & F_CHUNKED) != 0;
+    hp->head_state = 0;   /* the next message's head is scanned from its start */
     /* Pause: the owner answers one message at a time; pipelined bytes after
      * this one stay unparsed until it resumes the parser. */
     return HPE_PAUSED;
+}
+
+/*
+ * The strict head scan. llhttp 8.1 has no switch for these leniencies (9.x
+ * added some), so the glue checks the raw head bytes before llhttp parses them:
+ * RFC 9112 2.2 lets a recipient take a bare LF as a line end and 3 lets it
+ * split the request line on runs of whitespace; 3 asks for a 400 on an
+ * invalid request line, 5.2 for a 400 (or a rewrite) on obs-fold. A proxy in
+ * front that reads such a head differently could smuggle a request, so every
+ * one of them is a 400 here. What llhttp refuses anyway (bad method, bad
+ * version digits, control bytes) is left to it: the scan then stops (HS_OFF)
+ * and llhttp's own message is the answer.
+ */
+enum {
+    HS_LEAD = 0,   /* before the request line; empty lines (CRLF) are skipped (2.2) */
+    HS_LEAD_CR,
+    HS_METHOD,
+    HS_SP1,        /* just after the space that ends the method */
+    HS_TARGET,
+    HS_SP2,        /* just after the space that ends the target */
+    HS_VERSION,
+    HS_CR,         /* a line's CR: LF must follow */
+    HS_LINE_START, /* start of a header line, or of the empty line ending the head */
+    HS_LINE,
+    HS_END_CR,     /* the CR of the empty line */
+    HS_OFF,        /* head done (or left to llhttp): nothing to check until the next message */
+};
+
+/* Returns 0, or the reason the head is refused. */
+static const char *scan_head(lanes_http_parser *hp, const char *data, size_t n)
+{
+    uint8_t st = hp->head_state;
+    for (size_t i = 0; i < n && st != HS_OFF; i++) {
+        if (st == HS_TARGET) {
+            /* The target runs to its space; a CR or LF before it means no version. */
+            const char *sp = memchr(data + i, ' ', n - i);
+            size_t end = sp ? (size_t)(sp - data) : n;
+            if (memchr(data + i, '\n', end - i) || memchr(data + i, '\r', end - i))
+                return "request line without an HTTP version (HTTP/0.9 is not served)";
+            if (!sp)
+                break;
+            st = HS_SP2;
+            i = end;
+            continue;
+        }
+        if (st == HS_LINE || st == HS_VERSION) {
+            /* Most of a head: jump to the line's LF (memchr is vectorised);
+             * it must follow a CR. A bare CR inside is llhttp's to refuse. */
+            const char *lf = memchr(data + i, '\n', n - i);
+            if (!lf) {
+                st = data[n - 1] == '\r' ? HS_CR : st;
+                break;
+            }
+            size_t j = (size_t)(lf - data);
+            if (j == i || data[j - 1] != '\r')
+                return "bare LF in the request head (lines end with CRLF)";
+            st = HS_LINE_START;
+            i = j;
+            continue;
+        }
+        char c = data[i];
+        switch (st) {
+        case HS_LEAD:
+            if (c == '\n')
+                return "bare LF in the request head (lines end with CRLF)";
+            st = c == '\r' ? HS_LEAD_CR : token_char((unsigned char)c) ? HS_METHOD : HS_OFF;
+            break;
+        case HS_LEAD_CR:
+            st = c == '\n' ? HS_LEAD : HS_OFF;
+            break;
+        case HS_METHOD:
+            st = c == ' ' ? HS_SP1 : token_char((unsigned char)c) ? HS_METHOD : HS_OFF;
+            break;
+        case HS_SP1:
+        case HS_SP2:
+            if (c == ' ')
+                return "more than one space between the parts of the request line";
+            if (c == '\r' || c == '\n')
+                return st == HS_SP1 ? "request line without a target"
+                                    : "request line without an HTTP version";
+            st = st == HS_SP1 ? HS_TARGET : HS_VERSION;
+            break;
+        case HS_CR:
+            st = c == '\n' ? HS_LINE_START : HS_OFF;
+            break;
+        case HS_LINE_START:
+            if (c == ' ' || c == '\t')
+                return "obs-fold (a header line starting with whitespace) is not accepted";
+            if (c == '\n')
+                return "bare LF in the request head (lines end with CRLF)";
+            st = c == '\r' ? HS_END_CR : HS_LINE;
+            break;
+        case HS_END_CR:
+            st = HS_OFF;   /* CRLF: the head is complete; anything else, llhttp refuses */
+            break;
+        }
+    }
+    hp->head_state = st;
+    return NULL;
+}
+
+/* A chunked body ends with the empty line after the last chunk (and its
+ * trailers); llhttp 8.1 takes a bare LF there. pos is where it stopped. */
+static int chunked_end_ok(const lanes_http_parser *hp, const char *data, const char *pos)
+{
+    char last = pos - 1 >= data ? pos[-1] : hp->prev_byte;
+    char before = pos - 2 >= data ? pos[-2] : pos - 1 >= data ? hp->prev_byte : 0;
+    return last == '\n' && before == '\r';
 }
 
 static const llhttp_settings_t settings = {
@@ -256,14 +381,34 @@ int lanes_http_parser_feed(lanes_http_parser *p, const char *data, size_t n, siz
         p->err_msg = "malformed request: chunk data not followed by CRLF";
         return LANES_HTTP_ERROR;
     }
+    if (p->head_state != HS_OFF) {
+        const char *why = scan_head(p, data, n);
+        if (why) {
+            p->err_status = 400;
+            p->err_msg = why;
+            return LANES_HTTP_ERROR;
+        }
+    }
+    p->chunked_done = 0;
     enum llhttp_errno e = llhttp_execute(&p->ll, data, n);
     if (e == HPE_OK) {
         *used = n;
+        if (n)
+            p->prev_byte = data[n - 1];
         return LANES_HTTP_MORE;
     }
     if (e == HPE_PAUSED) {
         const char *pos = llhttp_get_error_pos(&p->ll);
-        *used = pos ? (size_t)(pos - data) : n;
+        if (!pos)
+            pos = data + n;
+        if (p->chunked_done && !chunked_end_ok(p, data, pos)) {
+            p->err_status = 400;
+            p->err_msg = "bare LF ending the chunked body (lines end with CRLF)";
+            return LANES_HTTP_ERROR;
+        }
+        *used = (size_t)(pos - data);
+        if (*used)
+            p->prev_byte = pos[-1];
         return LANES_HTTP_DONE;
     }
     if (!p->err_status)

@@ -42,6 +42,9 @@ typedef struct lanes_http_parser {
     const char *feed_end;          /* end of the buffer being parsed */
     uint64_t chunk_left;           /* bytes of the current chunk's data still to come */
     uint8_t crlf_left;             /* bytes of a chunk's CRLF terminator still unchecked */
+    uint8_t head_state;            /* where the strict head scan stands (parser.c) */
+    uint8_t chunked_done;          /* the message just completed was chunked */
+    char prev_byte;                /* the last byte consumed by the previous feed */
 } lanes_http_parser;
 
 /* What lanes_http_parser_feed did. */
@@ -53,6 +56,11 @@ enum {
 
 /* Strict parsing: no lenient flags, so conflicting Content-Length and
  * Transfer-Encoding, bad chunk sizes and bare LFs are errors, not guesses.
+ * On top of llhttp 8.1, which lets these through, the glue refuses with 400:
+ * a request line without an HTTP version (HTTP/0.9), more than one space
+ * between its parts, a bare LF anywhere in the head or ending a chunked body,
+ * obs-fold (a header line starting with a space or tab), and
+ * Transfer-Encoding in an HTTP/1.0 request; HTTP/2.0 on this port gets 505.
  * limits and cbs must outlive the parser. */
 void lanes_http_parser_init(lanes_http_parser *p, const lanes_http_limits *limits,
                             const lanes_http_parser_cbs *cbs, void *ctx);

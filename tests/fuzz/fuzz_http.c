@@ -8,7 +8,8 @@
  *   - a feed never reports more bytes used than it was given;
  *   - a complete message has a method with its bit, a URL within max_uri,
  *     header offsets inside its head buffer, and a body within max_body;
- *   - an error always comes with a 4xx/503 status and a message;
+ *   - an error always comes with a 4xx/503 status (505 for an HTTP/2.0 request
+ *     line) and a message;
  *   - nothing crashes or leaks (ASan/UBSan in clang builds).
  * Shares tests/fuzz/corpus with fuzz_request (whole requests are its seeds)
  * and is replayed by every `make test` through replay.c.
@@ -83,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             char buf[160];
             const char *msg = NULL;
             int status = lanes_http_parser_error(&p, buf, sizeof buf, &msg);
-            if (!msg || !((status >= 400 && status < 500) || status == 503))
+            if (!msg || !((status >= 400 && status < 500) || status == 503 || status == 505))
                 abort();
             break;
         }

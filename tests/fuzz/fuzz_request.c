@@ -115,7 +115,7 @@ static void h_offload(lanes_req *req)
     size_t len = 0;
     lanes_body(req, &len);
     size_t *r = lanes_run_in_thread(req, offload, &len);
-    lanes_jsonf(req, 201, "{\"len3\":%zu,\"method\":\"%s\"}", *r, lanes_method(req));
+    lanes_jsonf(req, 201, "{\"len3\":%zu,\"method\":%s}", *r, lanes_method(req));
 }
 
 /* LOOP: returns without answering (500 naming the route) or fails a getter. */

@@ -101,6 +101,55 @@ class HostileInput(lanesrv.ServerTestCase):
 
     # Framing a proxy and this server could read differently must be refused.
 
+    # Strict request lines and heads (RFC 9112 2.2, 3, 5.2, 6.1): what llhttp 8.1
+    # would let through, each refused with a reason. tests/unit/test_http.c has
+    # the full table, byte by byte; here a real socket sees each answer.
+
+    def test_request_line_without_version_is_400(self):
+        for data in (b"GET /\r\n\r\n", b"GET /\r\n", b"GET / HTTP/0.9\r\n\r\n"):
+            with self.subTest(data=data):
+                doc = self.error(data, 400)
+                self.assertIn("version", doc["detail"])
+
+    def test_request_line_with_malformed_version_is_400(self):
+        for v in ("HTTP/1.2", "http/1.1", "HTTP/1", "HTTP/1.1 ", "HTTP/11", "HTTPS/1.1"):
+            with self.subTest(v=v):
+                self.error(head("/", version=v), 400)
+
+    def test_http2_version_on_http1_is_505(self):
+        doc = self.error(head("/", version="HTTP/2.0"), 505)
+        self.assertIn("HTTP/1.1", doc["detail"])
+
+    def test_extra_spaces_in_request_line_are_400(self):
+        for line in (b"GET  / HTTP/1.1", b"GET /  HTTP/1.1", b"GET\t/ HTTP/1.1"):
+            with self.subTest(line=line):
+                self.error(line + b"\r\nHost: x\r\n\r\n", 400)
+
+    def test_bare_lf_anywhere_in_the_head_is_400(self):
+        for data in (b"GET / HTTP/1.1\nHost: x\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n",
+                     b"GET / HTTP/1.1\r\nHost: x\r\n\n"):
+            with self.subTest(data=data):
+                doc = self.error(data, 400)
+                self.assertIn("bare LF", doc["detail"])
+
+    def test_obs_fold_is_400(self):
+        doc = self.error(head("/", extra="X-A: a\r\n b\r\n"), 400)
+        self.assertIn("obs-fold", doc["detail"])
+
+    def test_transfer_encoding_in_http10_is_400(self):
+        self.error(b"POST /delay/async?s=0 HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400)
+
+    def test_chunked_body_ending_in_bare_lf_is_400(self):
+        self.error(head("/delay/async?s=0", "POST", "Transfer-Encoding: chunked\r\n") + b"1\r\nx\r\n0\r\n\n", 400)
+
+    def test_kept_leniencies_are_served(self):
+        # Allowed by RFC 9112 and sent by real clients: kept, and answered normally.
+        for data in (b"\r\n" + head("/"),
+                     head("/delay/async?s=0", "POST", "Transfer-Encoding: chunked\r\n") + b"1;ext=\"a b\"\r\nx\r\n0\r\nX-Trailer: 1\r\n\r\n"):
+            with self.subTest(data=data[:40]):
+                r, _ = raw_exchange(self.srv.port, data)
+                self.assertEqual(r.status, 200, r)
+
     def test_duplicate_identical_content_length_is_400(self):
         self.error(head("/delay/async?s=0", "POST", "Content-Length: 3\r\nContent-Length: 3\r\n") + b"abc", 400)
 

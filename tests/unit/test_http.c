@@ -167,6 +167,131 @@ static void test_strictness(void **state)
     owner_free(&o);
 }
 
+/*
+ * Every leniency of llhttp 8.1 we looked at, and what lanes decides: each
+ * request whole, then byte by byte (the head scan keeps its state across
+ * feeds). 0 = accepted as one message; else the status and a word of the reason.
+ */
+static const struct {
+    const char *name, *req;
+    int status;
+    const char *why;
+} lenient_cases[] = {
+    { "no version (HTTP/0.9)", "GET /\r\n\r\n", 400, "without an HTTP version" },
+    { "no version, one line", "GET /\r\n", 400, "without an HTTP version" },
+    { "explicit HTTP/0.9", "GET / HTTP/0.9\r\n\r\n", 400, "HTTP version" },
+    { "HTTP/2.0 on HTTP/1", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, "not supported" },
+    { "HTTP/1.2", "GET / HTTP/1.2\r\nHost: x\r\n\r\n", 400, "version" },
+    { "lowercase http", "GET / http/1.1\r\nHost: x\r\n\r\n", 400, "HTTP/" },
+    { "no target", "GET  HTTP/1.1\r\nHost: x\r\n\r\n", 400, "space" },
+    { "two spaces before target", "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400, "more than one space" },
+    { "two spaces before version", "GET /  HTTP/1.1\r\nHost: x\r\n\r\n", 400, "more than one space" },
+    { "tab as separator", "GET\t/ HTTP/1.1\r\nHost: x\r\n\r\n", 400, "space" },
+    { "space after version", "GET / HTTP/1.1 \r\nHost: x\r\n\r\n", 400, "CRLF" },
+    { "bare LF after request line", "GET / HTTP/1.1\nHost: x\r\n\r\n", 400, "bare LF" },
+    { "bare LF after a header", "GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n", 400, "bare LF" },
+    { "bare LF ending the head", "GET / HTTP/1.1\r\nHost: x\r\n\n", 400, "bare LF" },
+    { "bare LF before request line", "\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bare LF" },
+    { "bare CR in a header", "GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n", 400, "LF" },
+    { "obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", 400, "obs-fold" },
+    { "whitespace before first header", "GET / HTTP/1.1\r\n Host: x\r\n\r\n", 400, "obs-fold" },
+    { "CL and TE", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "Content-Length" },
+    { "TE chunked not last", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400, "Transfer-Encoding" },
+    { "TE twice", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "Transfer-Encoding" },
+    { "TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n", 400, "HTTP/1.0" },
+    { "CL twice", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na", 400, "Content-Length" },
+    { "CL list", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\na", 400, "Content-Length" },
+    { "CL with sign", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\na", 400, "Content-Length" },
+    { "chunk size with space", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1 \r\nx\r\n0\r\n\r\n", 400, "chunk size" },
+    { "chunk size 0x", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x1\r\nx\r\n0\r\n\r\n", 400, "chunk size" },
+    { "chunk size overflow", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\nx\r\n0\r\n\r\n", 400, "overflow" },
+    { "chunk size bare LF", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\nx\r\n0\r\n\r\n", 400, "chunk size" },
+    { "chunk ext with control byte", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;a\x01\r\nx\r\n0\r\n\r\n", 400, "extension" },
+    { "chunked body ending in bare LF", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\n", 400, "bare LF" },
+    { "control byte in a value", "GET / HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n\r\n", 400, "header value" },
+    { "DEL in a value", "GET / HTTP/1.1\r\nHost: x\r\nX: a\x7f b\r\n\r\n", 400, "header value" },
+    { "space in target", "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400, "HTTP/" },
+    { "control byte in target", "GET /a\x01 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "url" },
+    { "lowercase method", "get / HTTP/1.1\r\nHost: x\r\n\r\n", 400, "method" },
+    /* Accepted on purpose: RFC 9112 allows them, and refusing would break clients. */
+    { "empty line before request line (RFC 9112 2.2)", "\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 0, NULL },
+    { "chunk extension (ignored, RFC 9112 7.1.1)", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;a=b\r\nx\r\n0\r\n\r\n", 0, NULL },
+    { "quoted chunk extension", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;a=\"b c\"\r\nx\r\n0\r\n\r\n", 0, NULL },
+    { "trailer fields (ignored)", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nX-T: 1\r\n\r\n", 0, NULL },
+    { "obs-text in a value", "GET / HTTP/1.1\r\nHost: x\r\nX: caf\xc3\xa9\r\n\r\n", 0, NULL },
+    { "UTF-8 bytes in the target (as nginx and uvicorn)", "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", 0, NULL },
+    { "HTTP/1.0 without Host", "GET / HTTP/1.0\r\n\r\n", 0, NULL },
+};
+
+static int run_case(const char *req, size_t step, const char **msg)
+{
+    owner o;
+    owner_init(&o);
+    o.limits.max_body = 1024;
+    size_t n = strlen(req), off = 0, used;
+    int rc = LANES_HTTP_MORE, status = 0;
+    while (off < n && rc == LANES_HTTP_MORE) {
+        size_t k = step && n - off > step ? step : n - off;
+        rc = lanes_http_parser_feed(&o.p, req + off, k, &used);
+        off += used;
+    }
+    static char buf[200];
+    if (rc == LANES_HTTP_ERROR)
+        status = lanes_http_parser_error(&o.p, buf, sizeof buf, msg);
+    else if (rc != LANES_HTTP_DONE || off != n)
+        status = -1;   /* incomplete, or bytes left over: neither is a clean answer */
+    owner_free(&o);
+    return status;
+}
+
+static void test_leniencies(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof lenient_cases / sizeof lenient_cases[0]; i++) {
+        for (size_t step = 0; step <= 1; step++) {
+            const char *msg = NULL;
+            int status = run_case(lenient_cases[i].req, step, &msg);
+            if (status != lenient_cases[i].status ||
+                (lenient_cases[i].why && !strstr(msg, lenient_cases[i].why)))
+                fail_msg("%s (step %zu): got %d \"%s\", want %d \"%s\"", lenient_cases[i].name, step,
+                         status, msg ? msg : "", lenient_cases[i].status,
+                         lenient_cases[i].why ? lenient_cases[i].why : "");
+        }
+    }
+}
+
+/* RFC 9110 5.5: trailing whitespace is not part of a field value. */
+static void test_value_trailing_ws_trimmed(void **state)
+{
+    (void)state;
+    owner o;
+    owner_init(&o);
+    size_t used;
+    assert_int_equal(feed(&o, "GET / HTTP/1.1\r\nHost: x \r\nX-N: 5 \t\r\nX-E:  \r\n\r\n", &used),
+                     LANES_HTTP_DONE);
+    assert_string_equal(lanes_http_msg_header(&o.msgs[0], "host"), "x");
+    assert_string_equal(lanes_http_msg_header(&o.msgs[0], "x-n"), "5");
+    assert_string_equal(lanes_http_msg_header(&o.msgs[0], "x-e"), "");
+    owner_free(&o);
+}
+
+/* A pipelined second message is scanned from its own start. */
+static void test_head_scan_per_message(void **state)
+{
+    (void)state;
+    owner o;
+    owner_init(&o);
+    const char *two = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET  /b HTTP/1.1\r\nHost: x\r\n\r\n";
+    size_t used;
+    assert_int_equal(feed(&o, two, &used), LANES_HTTP_DONE);
+    lanes_http_parser_resume(&o.p);
+    const char *msg;
+    assert_int_equal(lanes_http_parser_feed(&o.p, two + used, strlen(two + used), &used), LANES_HTTP_ERROR);
+    assert_int_equal(lanes_http_parser_error(&o.p, (char[64]){ 0 }, 64, &msg), 400);
+    assert_non_null(strstr(msg, "more than one space"));
+    owner_free(&o);
+}
+
 static void test_chunk_crlf_checked_across_feeds(void **state)
 {
     (void)state;
@@ -248,6 +373,9 @@ int main(void)
         cmocka_unit_test(test_pipelined_pause_one_at_a_time),
         cmocka_unit_test(test_limits_as_bytes_arrive),
         cmocka_unit_test(test_strictness),
+        cmocka_unit_test(test_leniencies),
+        cmocka_unit_test(test_value_trailing_ws_trimmed),
+        cmocka_unit_test(test_head_scan_per_message),
         cmocka_unit_test(test_chunk_crlf_checked_across_feeds),
         cmocka_unit_test(test_owner_without_memory_gets_503),
         cmocka_unit_test(test_synth_and_headers_blob),

@@ -174,19 +174,28 @@ static void test_parse_double(void **state)
     assert_int_equal(lanes_parse_double(NULL, &d), -EINVAL);
 }
 
+static int qparse(const char *spec, lanes_pdecl *q, int max)
+{
+    char why[300];
+    return lanes_pdecl_parse(spec, LANES_IN_QUERY, q, max, why, sizeof why);
+}
+
 static void test_qdecl(void **state)
 {
     (void)state;
-    lanes_qdecl q[8];
-    assert_int_equal(lanes_qdecl_parse("s:double,n:int,name:str", q, 8), 3);
+    lanes_pdecl q[8];
+    assert_int_equal(qparse("s:double,n:int,name:str", q, 8), 3);
     assert_string_equal(q[0].name, "s");
     assert_int_equal(q[0].type, LANES_PT_DOUBLE);
     assert_string_equal(q[1].name, "n");
     assert_int_equal(q[1].type, LANES_PT_INT);
     assert_string_equal(q[2].name, "name");
     assert_int_equal(q[2].type, LANES_PT_STR);
+    assert_int_equal(q[2].in, LANES_IN_QUERY);
+    assert_false(q[2].required);
+    assert_null(lanes_pdecl_default(&q[2]));
 
-    assert_int_equal(lanes_qdecl_parse("  a : int ,\tb ,c:double  ", q, 8), 3);
+    assert_int_equal(qparse("  a : int ,\tb ,c:double  ", q, 8), 3);
     assert_string_equal(q[0].name, "a");
     assert_int_equal(q[0].type, LANES_PT_INT);
     assert_string_equal(q[1].name, "b");                 /* bare name: str */
@@ -194,23 +203,91 @@ static void test_qdecl(void **state)
     assert_string_equal(q[2].name, "c");
     assert_int_equal(q[2].type, LANES_PT_DOUBLE);
 
-    assert_int_equal(lanes_qdecl_parse("", q, 8), 0);
-    assert_int_equal(lanes_qdecl_parse("   ", q, 8), 0);
-    assert_int_equal(lanes_qdecl_parse(NULL, q, 8), 0);
-    assert_int_equal(lanes_qdecl_parse("a,b", q, 2), 2);
+    assert_int_equal(qparse("", q, 8), 0);
+    assert_int_equal(qparse("   ", q, 8), 0);
+    assert_int_equal(qparse(NULL, q, 8), 0);
+    assert_int_equal(qparse("a,b", q, 2), 2);
 
     const char *bad[] = { "a:float", "a:", ":int", "a,,b", "a,", ",a", "a:int:x", "a b:int",
-                          "a,a:int", "a:INT", NULL };
-    for (int i = 0; bad[i]; i++)
-        assert_int_equal(lanes_qdecl_parse(bad[i], q, 8), -EINVAL);
-    assert_int_equal(lanes_qdecl_parse("a,b,c", q, 2), -EINVAL);   /* too many */
+                          "a,a:int", "a:INT", "n:int=x", "n:int=1.5", "b:bool=maybe", "o:enum(a|b)=c",
+                          "o:enum()", "o:enum(a||b)", "o:enum(a|a)", "t:list[int]=1", "t:list[list[int]]",
+                          "q:str!x", "q!=1", "n:int=", NULL };
+    for (int i = 0; bad[i]; i++) {
+        if (qparse(bad[i], q, 8) != -EINVAL)
+            fail_msg("accepted \"%s\"", bad[i]);
+    }
+    assert_int_equal(qparse("a,b,c", q, 2), -EINVAL);   /* too many */
     char longname[80];
     memset(longname, 'x', 64);
     longname[64] = '\0';
-    assert_int_equal(lanes_qdecl_parse(longname, q, 8), -EINVAL);
+    assert_int_equal(qparse(longname, q, 8), -EINVAL);
     longname[63] = '\0';
-    assert_int_equal(lanes_qdecl_parse(longname, q, 8), 1);
+    assert_int_equal(qparse(longname, q, 8), 1);
     assert_int_equal(strlen(q[0].name), 63);
+}
+
+static void test_pdecl_kinds(void **state)
+{
+    (void)state;
+    lanes_pdecl q[8];
+    char why[300], tn[200];
+    assert_int_equal(lanes_pdecl_parse("n:int=10, q:str!, flag:bool=false, order:enum(asc|desc)=asc, tag:list[str], "
+                                       "ids:list[int]!", LANES_IN_QUERY, q, 8, why, sizeof why), 6);
+    assert_string_equal(lanes_pdecl_default(&q[0]), "10");
+    assert_true(q[1].required);
+    assert_null(lanes_pdecl_default(&q[1]));
+    assert_int_equal(q[2].type, LANES_PT_BOOL);
+    assert_string_equal(lanes_pdecl_default(&q[2]), "false");
+    assert_int_equal(q[3].type, LANES_PT_ENUM);
+    assert_int_equal(q[3].nchoices, 2);
+    assert_string_equal(lanes_pdecl_choice(&q[3], 0), "asc");
+    assert_string_equal(lanes_pdecl_choice(&q[3], 1), "desc");
+    assert_string_equal(lanes_pdecl_default(&q[3]), "asc");
+    assert_int_equal(lanes_pdecl_check(&q[3], "desc"), 0);
+    assert_int_equal(lanes_pdecl_check(&q[3], "DESC"), -EINVAL);
+    assert_true(q[4].list);
+    assert_int_equal(q[4].type, LANES_PT_STR);
+    assert_true(q[5].list && q[5].required);
+    assert_int_equal(q[5].type, LANES_PT_INT);
+    lanes_pdecl_type_name(&q[3], tn, sizeof tn);
+    assert_string_equal(tn, "enum(asc|desc)");
+    lanes_pdecl_type_name(&q[5], tn, sizeof tn);
+    assert_string_equal(tn, "list[int]");
+
+    /* The reasons are words a programmer can act on. */
+    assert_int_equal(lanes_pdecl_parse("n:integer", LANES_IN_QUERY, q, 8, why, sizeof why), -EINVAL);
+    assert_string_equal(why, "unknown type 'integer' in \"n:integer\"; types: int, double, str, bool, enum(a|b), list[T]");
+    assert_int_equal(lanes_pdecl_parse("n:int=ten", LANES_IN_QUERY, q, 8, why, sizeof why), -EINVAL);
+    assert_string_equal(why, "bad default 'ten' in \"n:int=ten\": not a valid int");
+    assert_int_equal(lanes_pdecl_parse("a,a", LANES_IN_QUERY, q, 8, why, sizeof why), -EINVAL);
+    assert_string_equal(why, "query parameter 'a' declared twice");
+
+    /* Headers and cookies: names are tokens; header names compare in any case. */
+    assert_int_equal(lanes_pdecl_parse("X-Token:str!, x-n:int=1", LANES_IN_HEADER, q, 8, why, sizeof why), 2);
+    assert_int_equal(q[0].in, LANES_IN_HEADER);
+    assert_int_equal(lanes_pdecl_parse("x-a, X-A", LANES_IN_HEADER, q, 8, why, sizeof why), -EINVAL);
+    assert_int_equal(lanes_pdecl_parse("x(a)", LANES_IN_HEADER, q, 8, why, sizeof why), -EINVAL);
+    assert_int_equal(lanes_pdecl_parse("session!", LANES_IN_COOKIE, q, 8, why, sizeof why), 1);
+    assert_true(q[0].required);
+}
+
+static void test_parse_bool(void **state)
+{
+    (void)state;
+    int b = -1;
+    const char *yes[] = { "true", "True", "1", "yes", "on", "y", "t", "TRUE", NULL };
+    const char *no[] = { "false", "0", "no", "off", "n", "f", "False", NULL };
+    const char *bad[] = { "", "2", "maybe", "tru", "yess", " true", "1.0", NULL };
+    for (int i = 0; yes[i]; i++) {
+        assert_int_equal(lanes_parse_bool(yes[i], &b), 0);
+        assert_int_equal(b, 1);
+    }
+    for (int i = 0; no[i]; i++) {
+        assert_int_equal(lanes_parse_bool(no[i], &b), 0);
+        assert_int_equal(b, 0);
+    }
+    for (int i = 0; bad[i]; i++)
+        assert_int_equal(lanes_parse_bool(bad[i], &b), -EINVAL);
 }
 
 int main(void)
@@ -221,6 +298,8 @@ int main(void)
         cmocka_unit_test(test_parse_int),
         cmocka_unit_test(test_parse_double),
         cmocka_unit_test(test_qdecl),
+        cmocka_unit_test(test_pdecl_kinds),
+        cmocka_unit_test(test_parse_bool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

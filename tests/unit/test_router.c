@@ -310,7 +310,7 @@ static void test_bad_patterns(void **state)
     fixture *f = *state;
     const char *bad[] = {
         "", "items", "/a/{", "/a/}", "/a/{x", "/a/x}", "/a/{}", "/a/{x:}", "/a/{x:float}",
-        "/a/{:int}", "/a/{x}{y}", "/a/pre{x}", "/a/{x}/{x}", "/a/{x y}", "/a/{{x}}",
+        "/a/{:int}", "/a/{x}{y}", "/a/{p:path}/b", "/a/{x:integer}", "/a/pre{x}", "/a/{x}/{x}", "/a/{x y}", "/a/{{x}}",
         "/a?b", "/a#b", "/a/%zz", "/a/%00",
         "/{p0}/{p1}/{p2}/{p3}/{p4}/{p5}/{p6}/{p7}/{p8}/{p9}/{p10}/{p11}/{p12}/{p13}/{p14}/{p15}/{p16}",
     };
@@ -458,10 +458,61 @@ static void test_concurrent_match(void **state)
     assert_int_equal(errors, 0);
 }
 
+/* {p:path} takes the rest (slashes and escapes decoded), only when nothing
+ * more specific matches; {b:bool} is checked like int and double. */
+static void test_path_and_bool_params(void **state)
+{
+    fixture *f = *state;
+    add(f, "GET", "/files/{p:path}", 0);
+    add(f, "GET", "/files/new", 1);
+    add(f, "GET", "/files/{id:int}/meta", 2);
+    add(f, "GET", "/flag/{on:bool}", 3);
+    add(f, "GET", "/{all:path}", 4);
+    assert_int_equal(tag_of(f, "GET", "/files/a/b%2Fc.txt"), 0);
+    assert_string_equal(f->m.params[0].name, "p");
+    assert_string_equal(f->m.params[0].value, "a/b/c.txt");
+    assert_int_equal(f->m.params[0].type, LANES_PT_PATH);
+    assert_int_equal(tag_of(f, "GET", "/files/"), 0);
+    assert_string_equal(f->m.params[0].value, "");
+    assert_int_equal(tag_of(f, "GET", "/files/new"), 1);
+    assert_int_equal(tag_of(f, "GET", "/files/7/meta"), 2);
+    assert_int_equal(tag_of(f, "GET", "/files/7/other"), 0);     /* backtracks into the path param */
+    assert_string_equal(f->m.params[0].value, "7/other");
+    assert_int_equal(tag_of(f, "GET", "/flag/yes"), 3);
+    assert_int_equal(f->m.bad_param, -1);
+    assert_int_equal(tag_of(f, "GET", "/flag/maybe"), 3);
+    assert_int_equal(f->m.bad_param, 0);
+    assert_int_equal(tag_of(f, "GET", "/anything/else"), 4);
+    assert_string_equal(f->m.params[0].value, "anything/else");
+    assert_int_equal(match(f, "POST", "/files/x", NULL), -EPERM);
+}
+
+static void test_bad_patterns_explained(void **state)
+{
+    (void)state;
+    char why[300];
+    lanes_router_explain("/items/{id:integer}", why, sizeof why);
+    assert_string_equal(why, "unknown type 'integer' in /items/{id:integer}; types: int, double, str, bool, path");
+    lanes_router_explain("/a/{x}/{x}", why, sizeof why);
+    assert_string_equal(why, "duplicate parameter {x} in /a/{x}/{x}");
+    lanes_router_explain("/a/{p:path}/b", why, sizeof why);
+    assert_non_null(strstr(why, "must be the last segment"));
+    lanes_router_explain("/a/pre{x}", why, sizeof why);
+    assert_non_null(strstr(why, "whole segment"));
+    lanes_router_explain("items", why, sizeof why);
+    assert_non_null(strstr(why, "does not start with '/'"));
+    lanes_router_explain("/a/%zz", why, sizeof why);
+    assert_non_null(strstr(why, "percent-escape"));
+    lanes_router_explain("/a/{x:int}", why, sizeof why);
+    assert_string_equal(why, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_method_bits),
+        cmocka_unit_test_setup_teardown(test_path_and_bool_params, setup, teardown),
+        cmocka_unit_test(test_bad_patterns_explained),
         cmocka_unit_test_setup_teardown(test_root_and_literals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trailing_slash_is_distinct, setup, teardown),
         cmocka_unit_test_setup_teardown(test_literal_beats_param, setup, teardown),

@@ -10,8 +10,16 @@
 #include "lanes.h"
 #include "app/params.h"
 #include "app/router.h"
+#include "app/schema.h"
 
 #define LANES_MAX_QDECL 16
+
+/* One declared answer of a route (lanes_response, compiled). */
+typedef struct {
+    int status;
+    char *description;            /* NULL: the reason phrase */
+    lanes_snode *model;           /* NULL: no JSON model */
+} lanes_resp_def;
 
 typedef struct {
     int index;                    /* 0..nroutes-1: per-worker state slot */
@@ -25,6 +33,10 @@ typedef struct {
     int max_concurrency;
     int nquery;
     lanes_qdecl query[LANES_MAX_QDECL];
+    lanes_snode *body;            /* declared body (lanes_route_opts.body), or NULL */
+    lanes_resp_def *resp;         /* declared answers, nresp of them */
+    int nresp;
+    int check_responses;          /* debug build or LANES_CHECK_RESPONSES=1 */
 } lanes_route_def;
 
 typedef struct {

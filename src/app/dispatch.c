@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "app/body.h"
 #include "app/jobs.h"
 #include "app/procs.h"
 #include "app/response.h"
@@ -29,7 +30,9 @@ void lanes_lane_done(lanes_req *req)
 {
     lanes_rt *w = req->rt;
     const lanes_route_def *r = req->route;
-    if (lanes_failed(req)) {
+    if (lanes_body_misused(req)) {
+        lanes_body_answer_misuse(req);
+    } else if (lanes_failed(req)) {
         lanes_req_answer_invalid(req);
     } else if (!req->responded) {
         char msg[300];
@@ -38,6 +41,7 @@ void lanes_lane_done(lanes_req *req)
         lanes_buf_reset(&req->res_headers);
         lanes_response_error(req, 500, msg);
     }
+    lanes_body_check_response(req);
     w->inflight--;
     if (r->max_concurrency > 0) {
         lanes_route_state *rs = &w->rstate[r->index];

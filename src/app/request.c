@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "app/body.h"
 #include "app/params.h"
 #include "app/rt.h"
 
@@ -47,6 +48,7 @@ void lanes_req_reset(lanes_req *req)
     req->t_start_ns = 0;
     req->wall_start = 0;
     req->bg = NULL;   /* handed to the pool by lanes_background_flush */
+    lanes_body_release(req);
 }
 
 lanes_req *lanes_req_get(lanes_rt *w)
@@ -81,6 +83,7 @@ static void free_bufs(lanes_req *req)
     lanes_buf_free(&req->res_headers);
     lanes_buf_free(&req->res_head);
     free(req->qpairs);
+    lanes_body_release(req);
 }
 
 static void on_req_timer_closed(uv_handle_t *h)

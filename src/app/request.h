@@ -72,6 +72,10 @@ struct lanes_req {
 
     struct lanes_bg *bg;           /* background tasks, run after the answer is sent */
 
+    /* ---- declared body (body.c) ---- */
+    struct json_t *body;           /* the validated body, defaults filled; NULL if none */
+    int body_misuse;               /* the handler read an undeclared field: answer 500 */
+
     /* ---- timing ---- */
     uint64_t t_start_ns;           /* message complete (monotonic) */
     double wall_start;

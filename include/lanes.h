@@ -191,6 +191,8 @@ int lanes_pid(const lanes_req *req);
  *   items     LANES_ARRAY only: the element type (LANES_STR, LANES_INT,
  *             LANES_DOUBLE, LANES_BOOL or LANES_OBJECT with .fields).
  *   fields    LANES_OBJECT (or an array of them): the nested fields, ended by {0}.
+ * (With -Wextra, give each entry at least one designated member, as above:
+ * a purely positional { "done", LANES_BOOL } draws -Wmissing-field-initializers.)
  * Types are strict: an int field takes a JSON integer, a double field an
  * integer or a real, a bool only true/false. Keys the route does not declare
  * are ignored, as in FastAPI. Form fields are text and are converted to the

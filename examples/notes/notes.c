@@ -270,6 +270,11 @@ static void delete_note(lanes_req *req)
     lanes_error(req, 404, "Note not found");
 }
 
+static void root(lanes_req *req)
+{
+    lanes_json(req, 200, "{\"name\":\"notes\",\"docs\":\"/docs\"}");
+}
+
 /* ---- the app ------------------------------------------------------------------------------ */
 
 static int add(lanes_app *app, const char *method, const char *pattern, lanes_handler h,
@@ -307,7 +312,9 @@ int main(int argc, char **argv)
         .summary = "Delete a note",
         .responses = (const lanes_response[]){ { .status = 204, .description = "Deleted" }, { .status = 404, .description = "No such note" }, { 0 } },
     };
-    if (add(app, "POST", "/notes", create_note, &create) < 0 ||
+    const lanes_route_opts home = { .summary = "Where the docs are" };
+    if (add(app, "GET", "/", root, &home) < 0 ||
+        add(app, "POST", "/notes", create_note, &create) < 0 ||
         add(app, "GET", "/notes", list_notes, &list) < 0 ||
         add(app, "GET", "/notes/{id:int}", get_note, &get) < 0 ||
         add(app, "PUT", "/notes/{id:int}", put_note, &put) < 0 ||

@@ -119,9 +119,12 @@ static int compile_node(lanes_snode *n, const lanes_field *f, const char *where,
                         char *err, size_t errlen)
 {
     n->type = f->type;
-    if (!valid_type(f->type))
-        return fail(err, errlen, where, "unknown type %s (LANES_STR, LANES_INT, LANES_DOUBLE, "
-                    "LANES_BOOL, LANES_ARRAY or LANES_OBJECT)", "");
+    if (!valid_type(f->type)) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", (int)f->type);
+        return fail(err, errlen, where, "unknown type %s (types: LANES_STR, LANES_INT, LANES_DOUBLE, "
+                    "LANES_BOOL, LANES_ARRAY, LANES_OBJECT)", num);
+    }
     if (f->fields && f->type != LANES_OBJECT && !(f->type == LANES_ARRAY && f->items == LANES_OBJECT))
         return fail(err, errlen, where, ".fields belongs to a LANES_OBJECT (or an array of them), not %s",
                     type_name(f->type));

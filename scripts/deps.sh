@@ -38,7 +38,7 @@ TEST_PKGS+=" chromium"
 #                              (src/app/docs.h; LANES_SWAGGER_UI_DIR overrides)
 #   /usr/local/lib/lanes-test  what the /docs and /openapi.json tests drive
 NPM_DOCS="/usr/local/lib/lanes swagger-ui-dist@5"
-NPM_TEST="/usr/local/lib/lanes-test playwright-core@1 @seriousme/openapi-schema-validator@2"
+NPM_TEST="/usr/local/lib/lanes-test playwright-core@1 @seriousme/openapi-schema-validator@2 ajv@8"
 
 usage() {
     echo "usage: scripts/deps.sh [--print] [build|lab|test|all]" >&2

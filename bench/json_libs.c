@@ -7,10 +7,12 @@
  * bound. Built by hand (it links three libraries lanes itself does not need):
  *
  * jansson and json-c declare the same names (json_object...), so this file
- * is compiled once per library (-DPART=1..3) and once for main (-DPART=0):
+ * is compiled once per library (-DPART=1..4; 4 is lanes' own loader, yajl
+ * into jansson) and once for main (-DPART=0):
  *
- *   for p in 0 1 2 3; do cc -O2 -DPART=$p -c bench/json_libs.c -o /tmp/jl$p.o; done
- *   cc /tmp/jl?.o -o /tmp/json_libs -ljansson -lcjson -ljson-c && /tmp/json_libs 100000 5
+ *   for p in 0 1 2 3 4; do cc -O2 -Isrc -DPART=$p -c bench/json_libs.c -o /tmp/jl$p.o; done
+ *   cc /tmp/jl?.o src/app/jsonload.c -Isrc -O2 -o /tmp/json_libs -ljansson -lcjson -ljson-c -lyajl
+ *   /tmp/json_libs 100000 5
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,7 @@ static const char body[] =
 int v_jansson(void);
 int v_cjson(void);
 int v_jsonc(void);
+int v_yajl_jansson(void);
 extern long sink;
 
 #if PART == 1
@@ -126,6 +129,36 @@ int v_jsonc(void)
     return ok ? 0 : -1;
 }
 
+#elif PART == 4
+/* lanes' loader: yajl parses, jansson holds the tree (src/app/jsonload.c). */
+#include <jansson.h>
+#include <string.h>
+#include "app/jsonload.h"
+int v_yajl_jansson(void)
+{
+    lanes_json_error err;
+    json_t *r = lanes_json_load(body, sizeof body - 1, &err);
+    if (!r)
+        return -1;
+    int ok = json_is_string(json_object_get(r, "title")) && json_is_string(json_object_get(r, "body"));
+    json_t *p = json_object_get(r, "priority");
+    ok &= json_is_integer(p) && json_integer_value(p) >= 1 && json_integer_value(p) <= 5;
+    ok &= json_is_number(json_object_get(r, "score"));
+    ok &= json_is_boolean(json_object_get(r, "done"));
+    json_t *t = json_object_get(r, "tags");
+    ok &= json_is_array(t);
+    for (size_t i = 0; ok && i < json_array_size(t); i++)
+        ok &= json_is_string(json_array_get(t, i));
+    json_t *o = json_object_get(r, "owner");
+    ok &= json_is_object(o) && json_is_string(json_object_get(o, "name")) &&
+          json_is_string(json_object_get(o, "email"));
+    ok &= json_is_string(json_object_get(r, "due"));
+    const char *lv = json_string_value(json_object_get(r, "level"));
+    ok &= lv && !strcmp(lv, "normal");
+    ok &= json_is_integer(json_object_get(r, "views"));
+    json_decref(r);
+    return ok ? 0 : -1;
+}
 #else
 long sink;
 
@@ -148,13 +181,13 @@ int main(int argc, char **argv)
     int rounds = argc > 2 ? atoi(argv[2]) : 5;
     if (rounds > 64)
         rounds = 64;
-    static const char *names[] = { "jansson", "cJSON", "json-c" };
-    int (*fns[])(void) = { v_jansson, v_cjson, v_jsonc };
-    double ns[3][64];
+    static const char *names[] = { "jansson", "cJSON", "json-c", "yajl->jansson (lanes)" };
+    int (*fns[])(void) = { v_jansson, v_cjson, v_jsonc, v_yajl_jansson };
+    double ns[4][64];
     printf("body: %zu bytes, %ld parses per library per round, %d rounds\n", sizeof body - 1, n, rounds);
     for (int r = 0; r < rounds; r++) {
-        for (int k = 0; k < 3; k++) {
-            int lib = (k + r) % 3;   /* rotate the order from round to round */
+        for (int k = 0; k < 4; k++) {
+            int lib = (k + r) % 4;   /* rotate the order from round to round */
             double t0 = now();
             for (long i = 0; i < n; i++)
                 if (fns[lib]() < 0) {
@@ -164,9 +197,9 @@ int main(int argc, char **argv)
             ns[lib][r] = (now() - t0) / (double)n * 1e9;
         }
     }
-    for (int lib = 0; lib < 3; lib++) {
+    for (int lib = 0; lib < 4; lib++) {
         qsort(ns[lib], (size_t)rounds, sizeof(double), cmp);
-        printf("%-8s median %.0f ns per parse+validate (min %.0f, max %.0f)\n", names[lib],
+        printf("%-22s median %.0f ns per parse+validate (min %.0f, max %.0f)\n", names[lib],
                ns[lib][rounds / 2], ns[lib][0], ns[lib][rounds - 1]);
     }
     return sink == 0;

@@ -24,9 +24,9 @@ install(FILES ${PROJECT_BINARY_DIR}/lanesConfig.cmake ${PROJECT_BINARY_DIR}/lane
 # lanes.pc, written at install time (it names the prefix).
 pkg_check_modules(LANES_UV_STATIC QUIET libuv-static)
 if(LANES_UV_STATIC_FOUND)
-  set(LANES_PC_REQUIRES_PRIVATE "libuv-static sqlite3 hiredis jansson")
+  set(LANES_PC_REQUIRES_PRIVATE "libuv-static sqlite3 hiredis jansson yajl")
 else()
-  set(LANES_PC_REQUIRES_PRIVATE "libuv sqlite3 hiredis jansson")
+  set(LANES_PC_REQUIRES_PRIVATE "libuv sqlite3 hiredis jansson yajl")
 endif()
 string(JOIN " " LANES_PC_CFLAGS ${LANES_APP_CFLAGS})
 set(LANES_GEN_WHAT pc)

@@ -13,9 +13,9 @@
 #   scripts/deps.sh --print TIER   lists the tier (apt packages, then npm:...), installs nothing
 set -euo pipefail
 
-# Build: compiler, CMake, libuv, llhttp sources, SQLite, hiredis, jansson
-# (request bodies: docs/BODIES.md says why jansson).
-BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev libhiredis-dev libjansson-dev"
+# Build: compiler, CMake, libuv, llhttp sources, SQLite, hiredis; yajl and
+# jansson for request bodies (yajl parses into a jansson tree: docs/BODIES.md).
+BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev libhiredis-dev libjansson-dev libyajl-dev"
 # The lab: Debian's Python (the lab is standard library only) and the FastAPI
 # twin. uvloop + httptools: uvicorn picks them up by itself, as `pip install
 # uvicorn[standard]` would give it, so the FastAPI twin is not handicapped.

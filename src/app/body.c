@@ -3,10 +3,10 @@
  * job runner, a helper process) and, for the accessors, wherever its handler
  * runs; it touches only the request and the read-only route table.
  *
- * jansson parses: it rejects duplicate keys (JSON_REJECT_DUPLICATES), invalid
- * UTF-8, "\u0000" and nesting past 2048 levels by itself, and says where, so
- * every bad body gets a 422 that names what is wrong. docs/BODIES.md has the
- * measurement that chose it over cJSON and json-c.
+ * yajl parses into a jansson tree (jsonload.h): duplicate keys, invalid
+ * UTF-8, "\u0000", overflowing numbers and nesting past 512 levels are each
+ * refused with the byte where it happened, so every bad body gets a 422 that
+ * names what is wrong. docs/BODIES.md has the measurement behind the choice.
  */
 #include "app/body.h"
 
@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "app/jsonload.h"
 #include "app/params.h"
 #include "app/request.h"
 #include "app/response.h"
@@ -49,24 +50,16 @@ static int content_kind(const lanes_req *req)
 
 /* ---- JSON --------------------------------------------------------------------- */
 
-/* jansson's text, except where it names one of its own flags. */
-static const char *json_error_text(const json_error_t *e)
-{
-    if (json_error_code(e) == json_error_null_character)
-        return "a string contains \\u0000 (NUL), which is not accepted";
-    return e->text;
-}
-
-static void record_json_error(lanes_req *req, const json_error_t *e)
+static void record_json_error(lanes_req *req, const lanes_json_error *e)
 {
     lanes_buf *b = &req->errors;
     if (b->len)
         lanes_buf_puts(b, ",");
     char msg[400];
-    const char *text = json_error_text(e);
-    snprintf(msg, sizeof msg, "JSON decode error: %s (line %d, column %d, byte %d)", text, e->line,
+    const char *text = e->text;
+    snprintf(msg, sizeof msg, "JSON decode error: %s (line %d, column %d, byte %zu)", text, e->line,
              e->column, e->position);
-    lanes_buf_printf(b, "{\"type\":\"json_invalid\",\"loc\":[\"body\",%d],\"msg\":\"", e->position);
+    lanes_buf_printf(b, "{\"type\":\"json_invalid\",\"loc\":[\"body\",%zu],\"msg\":\"", e->position);
     lanes_buf_json_escape(b, msg, strlen(msg));
     lanes_buf_puts(b, "\",\"input\":{},\"ctx\":{\"error\":\"");
     lanes_buf_json_escape(b, text, strlen(text));
@@ -104,9 +97,13 @@ static int empty_body(lanes_req *req)
 
 static int parse_json(lanes_req *req, const char *data, size_t len)
 {
-    json_error_t e;
-    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
+    lanes_json_error e;
+    json_t *root = lanes_json_load(data, len, &e);
     if (!root) {
+        if (!strcmp(e.text, "out of memory")) {
+            lanes_response_error(req, 503, "server out of memory");
+            return 503;
+        }
         record_json_error(req, &e);
         return 422;
     }

@@ -101,7 +101,7 @@ class Install(unittest.TestCase):
         if compiler_has("-fstack-clash-protection"):
             self.assertIn("-fstack-clash-protection", shlex.split(both))
         self.assertIn("-llanes", shlex.split(both))
-        for lib in ["-lhiredis", "-lsqlite3", "-ljansson", "-lpthread"]:
+        for lib in ["-lhiredis", "-lsqlite3", "-ljansson", "-lyajl", "-lpthread"]:
             self.assertIn(lib, shlex.split(static))
         self.assertRegex(static, r"-luv(_a)?\b")
         self.assertNotIn("-luv", shlex.split(both), "libuv is liblanes.so's own dependency, not the app's")

@@ -113,7 +113,9 @@ static int on_map_key(void *ctx, const unsigned char *s, size_t len)
     if (memchr(s, '\0', len))
         return refuse(b, "an object key contains \\u0000 (NUL), which is not accepted");
     size_t at = b->key_at[b->depth - 1];
-    if (at + len > b->keys_cap) {
+    /* Allocated even for "": the key is read back through b->keys (fuzz_body
+     * found the NULL + 0 of an empty first key). */
+    if (!b->keys || at + len > b->keys_cap) {
         size_t cap = b->keys_cap ? b->keys_cap : 256;
         while (cap < at + len)
             cap *= 2;

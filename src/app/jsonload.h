@@ -15,7 +15,8 @@
 #define LANES_JSON_MAX_DEPTH 512
 
 typedef struct {
-    size_t position;     /* byte offset where the parser stopped */
+    size_t position;     /* byte offset where the parser stopped: just past the
+                            token it refused (the end, for a text cut short) */
     int line, column;    /* 1-based, of that byte */
     char text[200];      /* what is wrong, for a client */
 } lanes_json_error;

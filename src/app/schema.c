@@ -159,6 +159,7 @@ static int compile_field(lanes_snode *n, const lanes_field *f, const char *where
 {
     if (!(n->name = strdup(f->name)) || (f->description && !(n->description = strdup(f->description))))
         return -ENOMEM;
+    n->name_len = strlen(n->name);
     int rc = compile_node(n, f, where, depth, err, errlen);
     if (rc < 0)
         return rc;
@@ -267,7 +268,7 @@ void lanes_schema_free(lanes_snode *n)
 const lanes_snode *lanes_schema_field(const lanes_snode *obj, const char *name, size_t len)
 {
     for (int i = 0; i < obj->nfields; i++)
-        if (strlen(obj->fields[i].name) == len && !memcmp(obj->fields[i].name, name, len))
+        if (obj->fields[i].name_len == len && !memcmp(obj->fields[i].name, name, len))
             return &obj->fields[i];
     return NULL;
 }
@@ -367,6 +368,17 @@ static int check_length(const lanes_snode *n, size_t len, const lanes_sloc *loc,
     return 0;
 }
 
+/* Counting characters walks the string, so only when the byte length cannot
+ * settle it: a UTF-8 character takes 1 to 4 bytes, so bytes/4 <= chars <= bytes. */
+static int string_length_bad(const lanes_snode *n, const json_t *v, const lanes_sloc *loc, lanes_scheck *c)
+{
+    size_t bytes = json_string_length(v);
+    int need = (n->has_max && (double)bytes > n->max) || (n->has_min && (double)(bytes / 4) < n->min);
+    if (!need)
+        return 0;
+    return check_length(n, utf8_chars(json_string_value(v), bytes), loc, c, v);
+}
+
 static int check_bounds(const lanes_snode *n, double d, const lanes_sloc *loc, lanes_scheck *c,
                         const json_t *v)
 {
@@ -422,9 +434,7 @@ int lanes_schema_check(const lanes_snode *n, json_t *v, const lanes_sloc *loc, l
             lanes_schema_error(c, loc, "string_type", "Input should be a valid string", v);
             return 1;
         }
-        /* Counting characters walks the string: only when there is a bound. */
-        if ((n->has_min || n->has_max) &&
-            check_length(n, utf8_chars(json_string_value(v), json_string_length(v)), loc, c, v))
+        if (string_length_bad(n, v, loc, c))
             return 1;
         return n->nvalues ? check_enum(n, json_string_value(v), loc, c, v) : 0;
     case LANES_INT:

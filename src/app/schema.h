@@ -17,6 +17,7 @@ typedef struct lanes_snode lanes_snode;
 
 struct lanes_snode {
     char *name;                 /* "" for the top object and array items */
+    size_t name_len;
     lanes_type type;
     int required, nullable;
     int has_min, has_max;

@@ -8,9 +8,9 @@
  *        -d '{"title":"milk","priority":2,"tags":["home"]}'
  *   open http://localhost:8000/docs
  *
- * The notes live in this process's memory, behind a mutex (every handler
- * runs on the loop, but the lock keeps the example right under --workers N
- * ... per worker, since each worker process has its own store).
+ * The notes live in this process's memory, behind a mutex so that a handler
+ * moved to the THREAD lane stays correct. Run it with one worker (the
+ * default): with --workers N each worker process would have a store of its own.
  */
 #include <lanes.h>
 

@@ -478,8 +478,10 @@ void lanes_body_check_response(lanes_req *req)
     }
     if (!d->model)
         return;
-    json_error_t e;
-    json_t *v = json_loadb(req->res_body.data, req->res_body.len, JSON_REJECT_DUPLICATES, &e);
+    /* lanes_json_load, not jansson's loader: it does not recurse, and this
+     * may run on a coroutine's stack. */
+    lanes_json_error e;
+    json_t *v = lanes_json_load(req->res_body.data ? req->res_body.data : "", req->res_body.len, &e);
     if (!v) {
         mismatch(req, "its body is not JSON, but the status declares a model");
         return;

@@ -82,8 +82,11 @@ typedef struct {
     /* body: the JSON (or form) body's fields, a list ended by {0}; see
      *        "request bodies" below. NULL: the body is not looked at.
      * responses: the statuses the route answers and their JSON models, ended
-     *        by {0}; they document the route (/openapi.json) and a debug build
-     *        checks answers against them. NULL: "200" (JOB: "202"), no model. */
+     *        by {0}; they document the route (/openapi.json). A debug build (no
+     *        NDEBUG), or LANES_CHECK_RESPONSES=1 in the environment, checks each
+     *        answer: an undeclared status or a body that does not fit its model
+     *        is logged and flagged with "X-Lanes-Response-Mismatch: 1".
+     *        NULL: "200" (JOB: "202"), no model. docs/BODIES.md. */
     const lanes_field *body;
     const lanes_response *responses;
 } lanes_route_opts;

@@ -24,9 +24,18 @@ install(FILES ${PROJECT_BINARY_DIR}/lanesConfig.cmake ${PROJECT_BINARY_DIR}/lane
 # lanes.pc, written at install time (it names the prefix).
 pkg_check_modules(LANES_UV_STATIC QUIET libuv-static)
 if(LANES_UV_STATIC_FOUND)
-  set(LANES_PC_REQUIRES_PRIVATE "libuv-static sqlite3 hiredis nettle")
+  set(LANES_PC_REQUIRES_PRIVATE "libuv-static sqlite3 hiredis nettle jansson")
 else()
-  set(LANES_PC_REQUIRES_PRIVATE "libuv sqlite3 hiredis nettle")
+  set(LANES_PC_REQUIRES_PRIVATE "libuv sqlite3 hiredis nettle jansson")
+endif()
+# yajl: Debian's libyajl-dev ships its archive as libyajl_s.a, and yajl.pc
+# names only -lyajl, which a -static link cannot satisfy; so lanes.pc names
+# the archive that exists itself, in Libs.private, instead of requiring yajl.
+find_library(LANES_YAJL_ARCHIVE NAMES libyajl.a libyajl_s.a HINTS ${LANES_YAJL_LIBRARY_DIRS})
+if(LANES_YAJL_ARCHIVE MATCHES "libyajl_s\\.a$")
+  set(LANES_PC_LIBS_PRIVATE "-lyajl_s")
+else()
+  set(LANES_PC_LIBS_PRIVATE "-lyajl")
 endif()
 string(JOIN " " LANES_PC_CFLAGS ${LANES_APP_CFLAGS})
 set(LANES_GEN_WHAT pc)

@@ -86,6 +86,9 @@ int lanes_app_info(lanes_app *app, const char *title, const char *version,
  *        applies). Starlette shares one limiter between every sync route; here a
  *        slow route can be fenced off without starving the others.
  */
+typedef struct lanes_field lanes_field;
+typedef struct lanes_response lanes_response;
+
 typedef struct {
     const char *summary;
     const char *query;
@@ -102,6 +105,16 @@ typedef struct {
      *        (loc ["body","upload"]); /openapi.json shows a multipart
      *        requestBody with each as a file (contentMediaType), so /docs can send it. */
     const char *files;
+    /* body: the JSON (or form) body's fields, a list ended by {0}; see
+     *        "request bodies" below. NULL: the body is not looked at.
+     * responses: the statuses the route answers and their JSON models, ended
+     *        by {0}; they document the route (/openapi.json). A debug build (no
+     *        NDEBUG), or LANES_CHECK_RESPONSES=1 in the environment, checks each
+     *        answer: an undeclared status or a body that does not fit its model
+     *        is logged and flagged with "X-Lanes-Response-Mismatch: 1".
+     *        NULL: "200" (JOB: "202"), no model. docs/BODIES.md. */
+    const lanes_field *body;
+    const lanes_response *responses;
 } lanes_route_opts;
 
 /*
@@ -236,6 +249,113 @@ typedef struct {
 } lanes_form_field;
 /* Sets *fields; returns how many there are, or -EINVAL (bad body). */
 int lanes_form_fields(lanes_req *req, const lanes_form_field **fields);
+/* ---- request bodies ----------------------------------------------------------- */
+/*
+ * A route declares its body as a list of fields; lanes parses (JSON, or
+ * application/x-www-form-urlencoded) and validates it before the handler runs.
+ *
+ *   static const lanes_field owner[] = {
+ *       { "name",  LANES_STR, .required = 1, .range = "1..64" },
+ *       { "email", LANES_STR, .nullable = 1 },
+ *       { 0 }
+ *   };
+ *   static const lanes_field note[] = {
+ *       { "title",    LANES_STR,   .required = 1, .range = "1..200" },
+ *       { "priority", LANES_INT,   .def = "3", .range = "1..5" },
+ *       { "level",    LANES_STR,   .def = "\"normal\"", .values = "low|normal|high" },
+ *       { "score",    LANES_DOUBLE, .range = "0..1" },
+ *       { "done",     LANES_BOOL,  .def = "false" },
+ *       { "tags",     LANES_ARRAY, .items = LANES_STR, .range = "..10" },
+ *       { "owner",    LANES_OBJECT, .fields = owner },
+ *       { 0 }
+ *   };
+ *   lanes_route_opts o = { .body = note, .responses = (const lanes_response[]){
+ *       { 201, "Created", note_out }, { 0 } } };
+ *   lanes_route_ex(app, "POST", "/notes", create_note, LANES_LOOP, &o);
+ *
+ *   void create_note(lanes_req *req) {
+ *       const char *title = lanes_body_str(req, "title");   // required: never NULL
+ *       long long prio = lanes_body_int(req, "priority");     // 3 when absent
+ *       const char *who = lanes_body_str(req, "owner.name");  // NULL: no owner given
+ *       size_t ntags = lanes_body_count(req, "tags");
+ *       const char *first = lanes_body_str(req, "tags[0]");
+ *   }
+ *
+ * Field rules (checked when the route is registered: a wrong declaration makes
+ * lanes_route_ex log why and return -EINVAL):
+ *   required  absent -> 422 "missing". Without it the field is optional.
+ *   def       the default as JSON text ("3", "\"low\"", "true", "[]"): an absent
+ *             field reads as this value. Must fit the field; not with required.
+ *   nullable  JSON null is accepted (and reads as absent).
+ *   range     "min..max", either side may be left out ("1..", "..100"): the
+ *             value for LANES_INT/LANES_DOUBLE, the length in characters for
+ *             LANES_STR, the number of items for LANES_ARRAY.
+ *   values    LANES_STR only: the allowed values, "low|normal|high".
+ *   items     LANES_ARRAY only: the element type (LANES_STR, LANES_INT,
+ *             LANES_DOUBLE, LANES_BOOL or LANES_OBJECT with .fields).
+ *   fields    LANES_OBJECT (or an array of them): the nested fields, ended by {0}.
+ * (With -Wextra, give each entry at least one designated member, as above:
+ * a purely positional { "done", LANES_BOOL } draws -Wmissing-field-initializers.)
+ * Types are strict: an int field takes a JSON integer, a double field an
+ * integer or a real, a bool only true/false. Keys the route does not declare
+ * are ignored, as in FastAPI. Form fields are text and are converted to the
+ * declared type ("3" -> 3; "true"/"1"/"on"... -> true); a repeated key gives
+ * an array field all its values.
+ *
+ * Answers before the handler runs: 415 for a body whose Content-Type is
+ * neither JSON nor a form; 422 in FastAPI's shape,
+ * {"detail":[{"type":..,"loc":["body","owner","name"],"msg":..,"input":..}]},
+ * listing every error (with the malformed JSON's byte position, or a
+ * duplicate key's name).
+ */
+typedef enum {
+    LANES_STR = 1,
+    LANES_INT,
+    LANES_DOUBLE,
+    LANES_BOOL,
+    LANES_ARRAY,
+    LANES_OBJECT,
+} lanes_type;
+
+struct lanes_field {
+    const char *name;
+    lanes_type type;
+    int required;
+    const char *def;
+    int nullable;
+    const char *range;
+    const char *values;
+    lanes_type items;
+    const lanes_field *fields;
+    const char *description;    /* shown in /docs */
+};
+
+/*
+ * One answer a route may give. fields: the JSON object it sends (NULL: no
+ * model; a status >= 400 is then documented as {"detail": string}, the shape
+ * of lanes_error()). description: NULL gives the status' reason phrase.
+ */
+struct lanes_response {
+    int status;
+    const char *description;
+    const lanes_field *fields;
+};
+
+/*
+ * Reading the validated body. path names a declared field: "priority",
+ * "owner.name", "tags[2]", "items[0].qty". A field that is absent (and has
+ * no default), null, or an index past the end reads as NULL / 0 / 0.0 / 0.
+ * Asking for a path the route does not declare, or with the wrong type
+ * (lanes_body_int on a string), is a programming error: the request is
+ * answered 500 and the log names the route and the path. lanes_body_double
+ * also reads an int field.
+ */
+int lanes_body_has(lanes_req *req, const char *path);            /* present and not null */
+const char *lanes_body_str(lanes_req *req, const char *path);    /* valid until the request ends */
+long long lanes_body_int(lanes_req *req, const char *path);
+double lanes_body_double(lanes_req *req, const char *path);
+int lanes_body_bool(lanes_req *req, const char *path);
+size_t lanes_body_count(lanes_req *req, const char *path);       /* items of an array */
 
 /* ---- the response ---------------------------------------------------------- */
 /*

@@ -13,9 +13,10 @@
 #   scripts/deps.sh --print TIER   lists the tier (apt packages, then npm:...), installs nothing
 set -euo pipefail
 
-# Build: compiler, CMake, libuv, llhttp sources, SQLite, hiredis, nettle (SHA-1 +
-# base64 of the WebSocket handshake).
-BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev libhiredis-dev nettle-dev"
+# Build: compiler, CMake, libuv, llhttp sources, SQLite, hiredis; nettle (SHA-1 +
+# base64 of the WebSocket handshake); yajl and jansson for request bodies (yajl
+# parses into a jansson tree: docs/BODIES.md).
+BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev libhiredis-dev nettle-dev libjansson-dev libyajl-dev"
 # The lab: Debian's Python (the lab is standard library only) and the FastAPI
 # twin. uvloop + httptools: uvicorn picks them up by itself, as `pip install
 # uvicorn[standard]` would give it, so the FastAPI twin is not handicapped.
@@ -42,7 +43,7 @@ TEST_PKGS+=" chromium"
 #                              (src/app/docs.h; LANES_SWAGGER_UI_DIR overrides)
 #   /usr/local/lib/lanes-test  what the /docs and /openapi.json tests drive
 NPM_DOCS="/usr/local/lib/lanes swagger-ui-dist@5"
-NPM_TEST="/usr/local/lib/lanes-test playwright-core@1 @seriousme/openapi-schema-validator@2"
+NPM_TEST="/usr/local/lib/lanes-test playwright-core@1 @seriousme/openapi-schema-validator@2 ajv@8"
 
 usage() {
     echo "usage: scripts/deps.sh [--print] [build|lab|test|all]" >&2

@@ -1,5 +1,6 @@
 // peer.go — the Go net/http twin of lanes-demo's "/" and "/asyncwait" for the
-// peer bench (bench/peers.py): the same JSON bodies and the same header set,
+// peer bench (bench/peers.py), and of lanes-bench-body's POST /bodies for
+// bench/body_bench.py: the same JSON bodies and the same header set,
 // so the bench compares the servers and not what they send. Standard library
 // only; GOMAXPROCS is set by the caller to match lanes' --workers.
 //
@@ -90,6 +91,81 @@ func asyncwait(w http.ResponseWriter, r *http.Request) {
 	send(w, http.StatusOK, start, b)
 }
 
+// note is the 10-field body of bench/body_bench.py, as FastAPI's pydantic
+// model and lanes-bench-body declare it: decoded with encoding/json,
+// checked field by field, answered back.
+type owner struct {
+	Name  *string `json:"name"`
+	Email *string `json:"email"`
+}
+
+type note struct {
+	Title    *string  `json:"title"`
+	Body     string   `json:"body"`
+	Priority int64    `json:"priority"`
+	Score    float64  `json:"score"`
+	Done     bool     `json:"done"`
+	Tags     []string `json:"tags"`
+	Owner    *owner   `json:"owner"`
+	Due      string   `json:"due"`
+	Level    string   `json:"level"`
+	Views    int64    `json:"views"`
+}
+
+func bodies(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if r.Method != http.MethodPost {
+		send(w, http.StatusMethodNotAllowed, start, []byte(`{"detail":"Method Not Allowed"}`))
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
+		send(w, http.StatusUnsupportedMediaType, start, []byte(`{"detail":"Unsupported Media Type"}`))
+		return
+	}
+	n := note{Priority: 3, Level: "normal", Tags: []string{}}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&n); err != nil {
+		body, _ := json.Marshal(map[string]string{"detail": err.Error()})
+		send(w, http.StatusUnprocessableEntity, start, body)
+		return
+	}
+	var errs []string
+	if n.Title == nil || len(*n.Title) < 1 || len(*n.Title) > 200 {
+		errs = append(errs, "title")
+	}
+	if len(n.Body) > 10000 {
+		errs = append(errs, "body")
+	}
+	if n.Priority < 1 || n.Priority > 5 {
+		errs = append(errs, "priority")
+	}
+	if n.Score < 0 || n.Score > 1 {
+		errs = append(errs, "score")
+	}
+	if len(n.Tags) > 10 {
+		errs = append(errs, "tags")
+	}
+	if n.Owner != nil && (n.Owner.Name == nil || len(*n.Owner.Name) < 1 || len(*n.Owner.Name) > 64) {
+		errs = append(errs, "owner.name")
+	}
+	if n.Level != "low" && n.Level != "normal" && n.Level != "high" {
+		errs = append(errs, "level")
+	}
+	if n.Views < 0 {
+		errs = append(errs, "views")
+	}
+	if len(errs) > 0 {
+		body, _ := json.Marshal(map[string][]string{"detail": errs})
+		send(w, http.StatusUnprocessableEntity, start, body)
+		return
+	}
+	body, err := json.Marshal(&n)
+	if err != nil {
+		send(w, http.StatusInternalServerError, start, []byte(`{"detail":"encode"}`))
+		return
+	}
+	send(w, http.StatusOK, start, body)
+}
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8000", "address to listen on (HOST:PORT; port 0 = any free one)")
 	flag.Parse()
@@ -102,5 +178,6 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", hello)
 	mux.HandleFunc("/asyncwait", asyncwait)
+	mux.HandleFunc("/bodies", bodies)
 	log.Fatal(http.Serve(ln, mux))
 }

@@ -543,3 +543,34 @@ async def ws_room(ws: WebSocket):
         pass
     finally:
         _room.discard(ws)
+
+
+# ---- a typed JSON body (bench/body_bench.py) -----------------------------------
+# The 10-field note lanes-bench-body declares (bench/body_app.c), as a pydantic
+# model: FastAPI parses, validates (422 on a bad field) and answers it back.
+from typing import List, Literal, Optional  # noqa: E402
+
+from pydantic import BaseModel, Field  # noqa: E402
+
+
+class NoteOwner(BaseModel):
+    name: str = Field(..., min_length=1, max_length=64)
+    email: Optional[str] = None
+
+
+class Note(BaseModel):
+    title: str = Field(..., min_length=1, max_length=200)
+    body: str = Field("", max_length=10000)
+    priority: int = Field(3, ge=1, le=5)
+    score: float = Field(0, ge=0, le=1)
+    done: bool = False
+    tags: List[str] = Field(default_factory=list, max_items=10)
+    owner: Optional[NoteOwner] = None
+    due: str = ""
+    level: Literal["low", "normal", "high"] = "normal"
+    views: int = Field(0, ge=0)
+
+
+@app.post("/bodies")
+async def bodies(note: Note):
+    return note

@@ -11,6 +11,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "util/log.h"
+
 lanes_app *lanes_app_new(void)
 {
     lanes_app *app = calloc(1, sizeof *app);
@@ -56,6 +58,12 @@ int lanes_app_info(lanes_app *app, const char *title, const char *version,
 
 static void route_free(lanes_route_def *r)
 {
+    lanes_schema_free(r->body);
+    for (int i = 0; i < r->nresp; i++) {
+        free(r->resp[i].description);
+        lanes_schema_free(r->resp[i].model);
+    }
+    free(r->resp);
     free(r->pattern);
     free(r->label);
     free(r->summary);
@@ -109,6 +117,55 @@ static int add_decls(lanes_route_def *r, const char *spec, lanes_in in, char *wh
     return 0;
 }
 
+/* Declarations are checked here, once: a mistake is told with the route and
+ * the field, and registration fails, instead of a request failing later. */
+static int bad_decl(const lanes_route_def *r, const char *what, const char *err, char *why, size_t cap)
+{
+    lanes_log(LANES_LOG_ERROR, "route %s: %s: %s", r->label, what, err);
+    snprintf(why, cap, "%s: %s: %s", r->label, what, err);   /* lanes_main says it and refuses */
+    return -EINVAL;
+}
+
+static int fill_models(lanes_route_def *r, const lanes_route_opts *opts, char *why, size_t cap)
+{
+    char err[400];
+    int rc;
+    if (opts->body && (rc = lanes_schema_compile(opts->body, &r->body, err, sizeof err)) < 0)
+        return rc == -ENOMEM ? rc : bad_decl(r, "body", err, why, cap);
+    int n = 0;
+    while (opts->responses && opts->responses[n].status)
+        n++;
+    if (n == 0)
+        return 0;
+    if (!(r->resp = calloc((size_t)n, sizeof *r->resp)))
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const lanes_response *d = &opts->responses[i];
+        char what[64];
+        snprintf(what, sizeof what, "response %d", d->status);
+        r->nresp = i + 1;
+        r->resp[i].status = d->status;
+        if (d->status < 100 || d->status > 599)
+            return bad_decl(r, what, "a status must be 100..599", why, cap);
+        for (int k = 0; k < i; k++)
+            if (r->resp[k].status == d->status)
+                return bad_decl(r, what, "declared twice", why, cap);
+        if (d->fields && (d->status == 204 || d->status == 304))
+            return bad_decl(r, what, "a 204 or 304 answer has no body, so no model", why, cap);
+        if (d->description && !(r->resp[i].description = strdup(d->description)))
+            return -ENOMEM;
+        if (d->fields && (rc = lanes_schema_compile(d->fields, &r->resp[i].model, err, sizeof err)) < 0)
+            return rc == -ENOMEM ? rc : bad_decl(r, what, err, why, cap);
+    }
+#ifndef NDEBUG
+    r->check_responses = 1;
+#endif
+    const char *env = getenv("LANES_CHECK_RESPONSES");
+    if (env && *env)
+        r->check_responses = strcmp(env, "0") != 0;
+    return 0;
+}
+
 static int route_fill(lanes_route_def *r, const char *method, const char *pattern,
                       lanes_handler h, lanes_lane lane, const lanes_route_opts *opts,
                       char *why, size_t cap)
@@ -148,6 +205,8 @@ static int route_fill(lanes_route_def *r, const char *method, const char *patter
                 r->nfiles = n;
             }
         }
+        if (rc == 0)
+            rc = fill_models(r, opts, why, cap);
         if (rc)
             return rc;
     }

@@ -10,9 +10,17 @@
 #include "lanes.h"
 #include "app/params.h"
 #include "app/router.h"
+#include "app/schema.h"
 
 /* Declared query + header + cookie parameters of one route. */
 #define LANES_MAX_DECL 32
+
+/* One declared answer of a route (lanes_response, compiled). */
+typedef struct {
+    int status;
+    char *description;            /* NULL: the reason phrase */
+    lanes_snode *model;           /* NULL: no JSON model */
+} lanes_resp_def;
 
 typedef struct {
     int index;                    /* 0..nroutes-1: per-worker state slot */
@@ -32,6 +40,10 @@ typedef struct {
     lanes_pdecl files[8];
     lanes_ws_handler ws_handler;  /* non-NULL: a WebSocket route (app/ws.c) */
     lanes_ws_opts ws_opts;        /* with the defaults filled in */
+    lanes_snode *body;            /* declared body (lanes_route_opts.body), or NULL */
+    lanes_resp_def *resp;         /* declared answers, nresp of them */
+    int nresp;
+    int check_responses;          /* debug build or LANES_CHECK_RESPONSES=1 */
 } lanes_route_def;
 
 typedef struct {

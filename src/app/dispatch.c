@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "app/body.h"
 #include "app/jobs.h"
 #include "app/procs.h"
 #include "app/response.h"
@@ -35,6 +36,8 @@ void lanes_lane_done(lanes_req *req)
     lanes_form_reset(req->form);   /* spooled uploads end with the handler */
     if (req->stream) {
         lanes_stream_finish(req);   /* its head is out: nothing can replace the answer */
+    } else if (lanes_body_misused(req)) {
+        lanes_body_answer_misuse(req);
     } else if (lanes_failed(req)) {
         lanes_req_answer_invalid(req);
     } else if (!req->responded) {
@@ -44,6 +47,7 @@ void lanes_lane_done(lanes_req *req)
         lanes_buf_reset(&req->res_headers);
         lanes_response_error(req, 500, msg);
     }
+    lanes_body_check_response(req);
     w->inflight--;
     if (r->max_concurrency > 0) {
         lanes_route_state *rs = &w->rstate[r->index];

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/body.h"
 #include "app/response.h"
 #include "app/route.h"
 #include "app/stats.h"
@@ -121,7 +122,9 @@ static void run_job(void *ctx, int runner, const lanes_job *job, lanes_job_outco
     req->wall_start = now_wall();
     req->route->handler(req);
     lanes_form_reset(req->form);   /* spooled uploads end with the handler */
-    if (lanes_failed(req)) {
+    if (lanes_body_misused(req)) {
+        lanes_body_answer_misuse(req);
+    } else if (lanes_failed(req)) {
         lanes_req_answer_invalid(req);
     } else if (!req->responded) {
         snprintf(why, sizeof why, "handler of %s returned without answering", req->route->label);

@@ -12,7 +12,8 @@
  * optional query parameters; the route's summary; its lane as "x-lane" and as
  * the tag, so Swagger UI groups operations by lane; 200 (202 for the JOB
  * lane) and, when the route takes parameters, 422 with FastAPI's
- * HTTPValidationError body.
+ * HTTPValidationError body. A declared body becomes "requestBody" and
+ * declared answers replace the 200 (write_request_body, write_declared).
  */
 #include "app/openapi.h"
 
@@ -354,6 +355,93 @@ static void write_ws_operation(lanes_jw *w)
     lanes_jw_end(w);
 }
 
+/* ---- bodies and response models (lanes_route_opts.body / .responses) ---------- */
+
+/* "requestBody": the declared body as JSON and, when flat, as a form, so that
+ * /docs' "Try it out" offers a body box. */
+static void write_request_body(lanes_jw *w, const lanes_route_def *r)
+{
+    int required = 0;
+    for (int i = 0; i < r->body->nfields; i++)
+        required |= r->body->fields[i].required;
+    lanes_jw_key(w, "requestBody");
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "required");
+    lanes_jw_bool(w, required);
+    lanes_jw_key(w, "content");
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "application/json");
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "schema");
+    lanes_schema_openapi(w, r->body);
+    lanes_jw_end(w);
+    if (lanes_schema_flat(r->body)) {
+        lanes_jw_key(w, "application/x-www-form-urlencoded");
+        lanes_jw_obj(w);
+        lanes_jw_key(w, "schema");
+        lanes_schema_openapi(w, r->body);
+        lanes_jw_end(w);
+    }
+    lanes_jw_end(w);
+    lanes_jw_end(w);
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "Successful Response";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 409: return "Conflict";
+    case 415: return "Unsupported Media Type";
+    }
+    return status < 300 ? "Success" : status < 400 ? "Redirection" : status < 500 ? "Client Error"
+                                                                                 : "Server Error";
+}
+
+static void write_declared(lanes_jw *w, const lanes_resp_def *d)
+{
+    char code[8];
+    snprintf(code, sizeof code, "%d", d->status);
+    lanes_jw_key(w, code);
+    lanes_jw_obj(w);
+    lanes_jw_key(w, "description");
+    lanes_jw_str(w, d->description ? d->description : reason(d->status));
+    if (d->model || (d->status >= 400 && d->status != 422)) {
+        lanes_jw_key(w, "content");
+        lanes_jw_obj(w);
+        lanes_jw_key(w, "application/json");
+        lanes_jw_obj(w);
+        lanes_jw_key(w, "schema");
+        if (d->model)
+            lanes_schema_openapi(w, d->model);
+        else   /* lanes_error()'s {"detail": msg}, as FastAPI's HTTPException */
+            lanes_jw_raw(w, "{\"type\":\"object\",\"properties\":{\"detail\":{\"type\":\"string\"}},"
+                            "\"required\":[\"detail\"]}");
+        lanes_jw_end(w);
+        lanes_jw_end(w);
+    }
+    lanes_jw_end(w);
+}
+
+/* The declared answers; a JOB route answers 202 itself, whatever it declares. */
+static void write_declared_responses(lanes_jw *w, const lanes_route_def *r)
+{
+    if (r->lane == LANES_JOB)
+        write_json_response(w, "202", "Accepted: the job is queued", NULL);
+    for (int i = 0; i < r->nresp; i++) {
+        if (r->lane == LANES_JOB && r->resp[i].status == 202)
+            continue;
+        if (r->resp[i].status != 422)
+            write_declared(w, &r->resp[i]);
+    }
+}
+
 static void write_operation(lanes_jw *w, const lanes_route_def *r, const char *op_id)
 {
     char method[sizeof r->method];
@@ -386,13 +474,18 @@ static void write_operation(lanes_jw *w, const lanes_route_def *r, const char *o
         write_ws_operation(w);
         return;
     }
-    if (r->nfiles > 0) {
+    if (r->body) {
+        write_request_body(w, r);
+        nparams++;
+    } else if (r->nfiles > 0) {
         write_files_body(w, r);
         nparams += r->nfiles;
     }
     lanes_jw_key(w, "responses");
     lanes_jw_obj(w);
-    if (r->lane == LANES_JOB)
+    if (r->nresp > 0)
+        write_declared_responses(w, r);
+    else if (r->lane == LANES_JOB)
         write_json_response(w, "202", "Accepted: the job is queued", NULL);
     else
         write_json_response(w, "200", "Successful Response", NULL);

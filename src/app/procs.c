@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "app/cli.h"
+#include "app/body.h"
 #include "app/response.h"
 #include "app/route.h"
 #include "app/stream.h"
@@ -235,7 +236,9 @@ static void run_one(helper_ctx *c, const lanes_pw_request *r)
     req->lane_now = LANES_PROCESS;
     req->route->handler(req);
     lanes_form_reset(req->form);   /* spooled uploads end with the handler */
-    if (lanes_failed(req))
+    if (lanes_body_misused(req))
+        lanes_body_answer_misuse(req);
+    else if (lanes_failed(req))
         lanes_req_answer_invalid(req);
 }
 

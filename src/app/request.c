@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "app/params.h"
 #include "app/rt.h"
 #include "app/upload.h"
@@ -23,6 +25,16 @@
 #define KEEP_BUF_MAX (64 * 1024)
 /* Requests kept per worker for reuse; beyond this they are freed. */
 #define KEEP_REQS_MAX 1024
+
+/* The parsed body (app/body.c fills it); freed here, not through body.c, so
+ * that request.c needs nothing of body.c (which needs request.c). */
+static void drop_body(lanes_req *req)
+{
+    if (req->body)
+        json_decref(req->body);
+    req->body = NULL;
+    req->body_misuse = 0;
+}
 
 void lanes_req_reset(lanes_req *req)
 {
@@ -59,6 +71,7 @@ void lanes_req_reset(lanes_req *req)
         req->stream_release(req);   /* set by app/stream.c with the stream */
     req->stream_release = NULL;
     req->streamed = 0;
+    drop_body(req);
 }
 
 lanes_req *lanes_req_get(lanes_rt *w)
@@ -95,6 +108,7 @@ static void free_bufs(lanes_req *req)
     lanes_buf_free(&req->res_headers);
     lanes_buf_free(&req->res_head);
     free(req->qpairs);
+    drop_body(req);
 }
 
 static void on_req_timer_closed(uv_handle_t *h)

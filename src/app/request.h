@@ -83,6 +83,10 @@ struct lanes_req {
     void (*stream_release)(lanes_req *req);   /* frees stream on reset (stream.c hands it) */
     struct lanes_ws *ws;           /* a WebSocket route's socket after its 101 (app/ws.c) */
 
+    /* ---- declared body (body.c) ---- */
+    struct json_t *body;           /* the validated body, defaults filled; NULL if none */
+    int body_misuse;               /* the handler read an undeclared field: answer 500 */
+
     /* ---- timing ---- */
     uint64_t t_start_ns;           /* message complete (monotonic) */
     double wall_start;

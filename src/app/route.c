@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "app/inputs.h"
+#include "app/body.h"
 #include "app/params.h"
 #include "app/response.h"
 
@@ -67,7 +68,12 @@ int lanes_req_route(lanes_req *req, const lanes_app *app)
         lanes_response_error(req, 413, msg);
         return 413;
     }
-    if (lanes_req_validate(req) < 0) {
+    lanes_req_validate(req);
+    /* The body too, even when a parameter failed: the 422 lists every error. */
+    int st = lanes_body_parse(req);
+    if (st != 0 && st != 422)
+        return st;   /* 415, 503: answered */
+    if (lanes_failed(req)) {
         lanes_req_answer_invalid(req);
         return 422;
     }

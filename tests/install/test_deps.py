@@ -74,7 +74,7 @@ class Tiers(unittest.TestCase):
     def test_library_build_reads_only_build_tier_files(self):
         if not shutil.which("dpkg") or not shutil.which("apt-cache"):
             self.skipTest("not a Debian system (no dpkg/apt-cache)")
-        cflags = shlex.split(run(["pkg-config", "--cflags", "libuv", "sqlite3", "hiredis"]))
+        cflags = shlex.split(run(["pkg-config", "--cflags", "libuv", "sqlite3", "hiredis", "jansson", "yajl"]))
         llhttp = "/usr/share/llhttp"
         files = set()
         sources = glob.glob(os.path.join(SRC, "src", "**", "*.c"), recursive=True)
@@ -86,7 +86,7 @@ class Tiers(unittest.TestCase):
             for f in out.replace("\\\n", " ").split()[1:]:
                 files.add(os.path.realpath(f))
         files.update(os.path.realpath(f) for f in glob.glob(os.path.join(llhttp, "*.c")))
-        files.update(os.path.realpath(p) for p in run(["pkg-config", "--path", "libuv", "sqlite3", "hiredis"]).split())
+        files.update(os.path.realpath(p) for p in run(["pkg-config", "--path", "libuv", "sqlite3", "hiredis", "jansson", "yajl"]).split())
         # A header the sources include only under __has_include is optional:
         # the build works without it (valgrind.h, say), so it may come from anywhere.
         optional = set()

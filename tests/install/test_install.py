@@ -101,9 +101,10 @@ class Install(unittest.TestCase):
         if compiler_has("-fstack-clash-protection"):
             self.assertIn("-fstack-clash-protection", shlex.split(both))
         self.assertIn("-llanes", shlex.split(both))
-        for lib in ["-lhiredis", "-lsqlite3", "-lpthread"]:
+        for lib in ["-lhiredis", "-lsqlite3", "-ljansson", "-lpthread"]:
             self.assertIn(lib, shlex.split(static))
         self.assertRegex(static, r"-luv(_a)?\b")
+        self.assertRegex(static, r"-lyajl(_s)?\b")   # Debian's archive is libyajl_s.a
         self.assertNotIn("-luv", shlex.split(both), "libuv is liblanes.so's own dependency, not the app's")
         with open(os.path.join(SRC, "include", "lanes.h")) as f:
             version = re.search(r'#define LANES_VERSION "([^"]+)"', f.read()).group(1)

@@ -3,7 +3,11 @@
 // and "Try it out" -> "Execute" on GET / shows the answer. Used by
 // test_docs_browser.py, which starts the server and checks what this prints.
 //
-//   node docs_browser.mjs BASE_URL SCREENSHOT.png
+//   node docs_browser.mjs BASE_URL SCREENSHOT.png [OPERATION [BODY]]
+//
+// OPERATION: the operation block to try, "<tag>-<operationId>" (default
+// "loop-get_root"); BODY: JSON text typed into its request-body box before
+// "Execute" (test_notes_browser.py: POST /notes).
 //
 // Prints one JSON line with what it saw. Exit 0 when every step ran (the
 // Python side judges the content), 1 when a step failed, 3 when playwright-core
@@ -16,7 +20,7 @@ import { join } from "node:path";
 
 const modules = process.env.LANES_NODE_MODULES || "/usr/local/lib/lanes-test/node_modules";
 const chromiumPath = process.env.LANES_CHROMIUM || "/usr/bin/chromium";
-const [base, shot] = process.argv.slice(2);
+const [base, shot, opName = "loop-get_root", reqBody] = process.argv.slice(2);
 if (!base || !shot) {
     console.error("usage: node docs_browser.mjs BASE_URL SCREENSHOT.png");
     process.exit(2);
@@ -66,10 +70,19 @@ try {
     out.steps.push("listed");
 
     // Swagger UI names each operation block "operations-<tag>-<operationId>".
-    const op = page.locator("#operations-loop-get_root");
+    const op = page.locator("#operations-" + opName);
     await op.locator(".opblock-summary").first().click();
     await op.locator("button.try-out__btn").click();
     out.steps.push("try it out");
+    if (reqBody !== undefined) {
+        // The request-body box Swagger UI shows for a JSON requestBody,
+        // prefilled from the schema; replaced by what the test sends.
+        const box = op.locator("textarea.body-param__text");
+        await box.waitFor({ state: "visible", timeout: 30000 });
+        out.body_prefill = await box.inputValue();
+        await box.fill(reqBody);
+        out.steps.push("body");
+    }
     await op.locator("button.execute").click();
     out.steps.push("execute");
     const body = op.locator(".live-responses-table .response-col_description pre").first();

@@ -186,6 +186,23 @@ class NotesTest(unittest.TestCase):
         n = r.json()
         self.assertEqual((n["title"], n["priority"], n["tags"], n["done"]), ("form note", 4, ["a", "b c"], True))
 
+    def test_multipart_text_fields_use_the_same_declarations(self):
+        # requests builds a real multipart/form-data body (files= forces it);
+        # its text parts are validated like an urlencoded form's.
+        fields = [("title", (None, "multipart note")), ("priority", (None, "2")),
+                  ("tags", (None, "x")), ("tags", (None, "y"))]
+        r = requests.post(self.base + "/notes", files=fields, timeout=10)
+        self.assertEqual(r.status_code, 201, r.text)
+        n = r.json()
+        self.assertEqual((n["title"], n["priority"], n["tags"]), ("multipart note", 2, ["x", "y"]))
+        r = requests.post(self.base + "/notes", files=[("priority", (None, "9"))], timeout=10)
+        self.assertEqual(r.status_code, 422, r.text)
+        self.assertEqual(sorted(locs(r)), [("body", "priority"), ("body", "title")])
+        r = self.post(b"--b\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nx",
+                      headers={"Content-Type": "multipart/form-data; boundary=b"})
+        self.assertEqual(r.status_code, 400, r.text)   # no closing boundary
+        self.assertIn("detail", r.json())
+
     def test_form_errors(self):
         r = self.post(b"priority=abc&done=maybe&score=2",
                       headers={"Content-Type": "application/x-www-form-urlencoded"})

@@ -93,7 +93,10 @@ class Srv:
             args = [gobin["peer"], "-addr", "127.0.0.1:%d" % self.port]
             env["GOMAXPROCS"] = "1"
         # Pinned as bench/peers.py does: the server on CPU 0, the client on CPU 1.
-        args = ["taskset", "-c", "0"] + args
+        # WS_BENCH_WRAP="gdb -batch -ex run -ex bt --args" runs the server under gdb.
+        args = ["taskset", "-c", "0"] + os.environ.get("WS_BENCH_WRAP", "").split() + args
+        if kind == "lanes":
+            args += os.environ.get("WS_BENCH_LANES_FLAGS", "").split()   # e.g. --block-warn 0.01
         self.log = open(os.path.join(WORK, "%s.log" % kind), "w")   # the last run's server log
         self.proc = subprocess.Popen(args, env=env, cwd=WORK, stdout=subprocess.DEVNULL, stderr=self.log)
         end = time.monotonic() + 20

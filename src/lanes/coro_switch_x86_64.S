@@ -23,13 +23,25 @@
 	.p2align 4
 lanes_coro__switch:
 	.cfi_startproc
+	/* The CFI follows every move of rsp, so a signal that lands anywhere in
+	 * here (the watchdog's backtrace signal) unwinds correctly: both stacks
+	 * hold the same 64-byte frame, so "CFA = rsp + 64" stays true across the
+	 * stack switch. Without it the unwinder took a saved register for the
+	 * return address and crashed reading code at that address. */
 	pushq	%rbp
+	.cfi_adjust_cfa_offset 8
 	pushq	%rbx
+	.cfi_adjust_cfa_offset 8
 	pushq	%r12
+	.cfi_adjust_cfa_offset 8
 	pushq	%r13
+	.cfi_adjust_cfa_offset 8
 	pushq	%r14
+	.cfi_adjust_cfa_offset 8
 	pushq	%r15
+	.cfi_adjust_cfa_offset 8
 	subq	$8, %rsp
+	.cfi_adjust_cfa_offset 8
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
 	movq	%rsp, (%rdi)
@@ -37,12 +49,19 @@ lanes_coro__switch:
 	ldmxcsr	(%rsp)
 	fldcw	4(%rsp)
 	addq	$8, %rsp
+	.cfi_adjust_cfa_offset -8
 	popq	%r15
+	.cfi_adjust_cfa_offset -8
 	popq	%r14
+	.cfi_adjust_cfa_offset -8
 	popq	%r13
+	.cfi_adjust_cfa_offset -8
 	popq	%r12
+	.cfi_adjust_cfa_offset -8
 	popq	%rbx
+	.cfi_adjust_cfa_offset -8
 	popq	%rbp
+	.cfi_adjust_cfa_offset -8
 	ret
 	.cfi_endproc
 	.size	lanes_coro__switch, .-lanes_coro__switch

@@ -20,7 +20,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/time.h>
+#include <execinfo.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lanes/coro.h"
@@ -100,6 +103,71 @@ static void test_ping_pong(void **state)
     assert_int_equal(p.wrong_current, 0);
     lanes_coro_free(p.self);
     lanes_coro_pool_free(pool);
+}
+
+/* ---- a backtrace taken in the middle of a switch ---------------------------- */
+
+/* Regression: the loop watchdog's signal handler calls backtrace() on the
+ * loop thread wherever it is, also inside lanes_coro__switch. Its CFI did not
+ * follow the pushes, so the unwinder took a saved MXCSR word for a return
+ * address and crashed reading code there (seen as a SIGSEGV of lanes-demo
+ * under a WebSocket broadcast storm, bench/ws_stall.py). A profiling timer
+ * now fires as often as the kernel allows while two coroutines switch millions
+ * of times: every sample unwinds from wherever it landed. */
+static volatile sig_atomic_t bt_samples;
+
+static void bt_handler(int sig)
+{
+    (void)sig;
+    void *frames[64];
+    if (backtrace(frames, 64) > 0)
+        bt_samples++;
+}
+
+static void spin_fn(void *arg)
+{
+    long *n = arg;
+    while (*n > 0)
+        lanes_coro_yield();
+}
+
+static void test_backtrace_during_switches(void **state)
+{
+    (void)state;
+    lanes_coro_pool *pool = NULL;
+    assert_int_equal(lanes_coro_pool_new(&pool, 64 * KiB, 2), 0);
+    long left = 1;
+    lanes_coro *co = lanes_coro_new(pool, spin_fn, &left, "spin");
+    assert_non_null(co);
+    void *prime[4];
+    backtrace(prime, 4);   /* loads libgcc before the signals start */
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = bt_handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGPROF, &sa, &old), 0);
+    struct itimerval it = { { 0, 20 }, { 0, 20 } }, off = { { 0, 0 }, { 0, 0 } };
+    assert_int_equal(setitimer(ITIMER_PROF, &it, NULL), 0);
+    /* The timer's resolution is the kernel's tick (a few ms): switch until
+     * 100 samples have landed, at most 3 s. */
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; bt_samples < 100; i++) {
+        lanes_coro_resume(co);
+        if ((i & 0xffff) == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if (t.tv_sec - t0.tv_sec >= 3)
+                break;
+        }
+    }
+    setitimer(ITIMER_PROF, &off, NULL);
+    sigaction(SIGPROF, &old, NULL);
+    left = 0;
+    assert_int_equal(lanes_coro_resume(co), 0);
+    lanes_coro_free(co);
+    lanes_coro_pool_free(pool);
+    assert_true(bt_samples >= 20);   /* the handler did run, many times */
 }
 
 /* ---- many coroutines interleaved ----------------------------------------- */
@@ -915,6 +983,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_yield_outside_aborts),
         cmocka_unit_test(test_pool_args),
         cmocka_unit_test(test_threads_independent),
+        cmocka_unit_test(test_backtrace_during_switches),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     free(self_exe);

@@ -111,6 +111,7 @@ struct lanes_rt {
     int nconns;                    /* open connections (a gauge) */
     int leaving;                   /* SIGTERM seen: /healthz says 503 (--drain-delay runs) */
     int draining;                  /* no new requests; recycled requests are freed */
+    _Atomic int drain_seen;        /* set with draining, read by lanes_draining from any lane */
     uint64_t requests;             /* answered */
 
     /* ---- the framework's ---- */

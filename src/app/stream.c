@@ -39,7 +39,9 @@ struct lanes_stream {
     int ended;                     /* the last chunk is written */
     int finished;                  /* lanes_stream_finish ran */
     int helper;                    /* in a PROCESS helper: pieces go to the worker as frames */
-    int sse;                       /* lanes_sse_begin: a drain ends it (lanes_stream_drain) */
+    /* lanes_sse_begin: a drain ends it (lanes_stream_drain). Atomic: a pool
+     * thread sets it after the head, the loop reads it at the drain. */
+    _Atomic int sse;
     lanes_buf trailers;            /* "Name: value\r\n" lines for the last chunk */
     /* SSE keep-alive comments: a loop timer, started on the loop thread. */
     double ka_s;
@@ -368,7 +370,7 @@ void lanes_stream_release(lanes_req *req)
 void lanes_stream_drain(lanes_req *req)
 {
     struct lanes_stream *s = req->stream;
-    if (!s || s->helper || !s->sse || s->finished)
+    if (!s || s->helper || s->finished || !atomic_load(&s->sse))
         return;
     if (s->ka_init)
         uv_timer_stop(&s->ka);
@@ -522,7 +524,7 @@ int lanes_sse_begin(lanes_req *req, double keepalive_s)
         rc = lanes_stream_begin(req, 200, "text/event-stream; charset=utf-8");
     struct lanes_stream *s = req->stream;
     if (s && rc == 0)
-        s->sse = 1;
+        atomic_store(&s->sse, 1);
     if (s && keepalive_s > 0 && !s->helper) {
         s->ka_s = keepalive_s;
         if (on_loop(req))

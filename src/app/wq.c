@@ -318,8 +318,8 @@ int lanes_wq_end_now(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs, int err)
 {
     lanes_req *req = q->req;
     struct lanes_wq_hub *hub = req->rt->wqhub;
-    if (q->sealed)
-        return -EALREADY;
+    if (!hub && q->sealed)
+        return -EALREADY;   /* no pool thread can write: the loop's own flag */
     lanes_buf pending;
     lanes_buf_init(&pending);
     if (hub) {

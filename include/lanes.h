@@ -564,6 +564,7 @@ typedef struct {
     double ping_timeout;          /* s a ping may go unanswered [20] */
     size_t send_buffer;           /* bytes queued for a slow client [64 KiB] */
     double send_timeout;          /* s a client may stay over send_buffer [10] */
+    int deflate;                  /* 1: accept permessage-deflate (RFC 7692) [0]; see docs/WEBSOCKETS.md */
 } lanes_ws_opts;
 
 int lanes_websocket(lanes_app *app, const char *pattern, lanes_ws_handler handler, lanes_lane lane);

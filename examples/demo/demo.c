@@ -698,7 +698,11 @@ int main(int argc, char **argv)
     }
     lanes_ws_opts wo = { .summary = "WebSocket echo: each message is sent back as it came" };
     lanes_ws_opts ro = { .summary = "WebSocket broadcast room: each message goes to every member" };
+    lanes_ws_opts zo = { .summary = "WebSocket echo with permessage-deflate (RFC 7692) offered to clients",
+                         .deflate = 1 };
     int rc = lanes_websocket_ex(app, "/ws/echo", ws_echo, LANES_LOOP, &wo);
+    if (rc == 0)
+        rc = lanes_websocket_ex(app, "/ws/echo/deflate", ws_echo, LANES_LOOP, &zo);
     if (rc == 0)
         rc = lanes_websocket_ex(app, "/ws/room", ws_room, LANES_LOOP, &ro);
     if (rc < 0) {

@@ -193,8 +193,9 @@ lanes_wsdeflater *lanes_wsdeflater_new(void)
     lanes_wsdeflater *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
-    /* Level 6 (zlib's default), a 32 KiB window, memLevel 8. */
-    if (deflateInit2(&d->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    /* Level 1: on 1 KiB chat-like text it compresses as small as level 6
+     * (173 vs 172 B) for about 2/3 of the added CPU (docs/WEBSOCKETS.md). */
+    if (deflateInit2(&d->z, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
         free(d);
         return NULL;
     }

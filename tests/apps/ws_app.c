@@ -108,6 +108,7 @@ int main(int argc, char **argv)
         lanes_websocket_ex(app, "/ws/flood", flood, LANES_LOOP, &floodo) < 0 ||
         lanes_websocket_ex(app, "/ws/ticker", ticker, LANES_LOOP, &ticko) < 0 ||
         lanes_websocket_ex(app, "/ws/deflate", echo, LANES_LOOP, &zo) < 0 ||
+        lanes_websocket_ex(app, "/ws/room/deflate", room, LANES_LOOP, &zo) < 0 ||
         lanes_websocket(app, "/ws/thread", echo, LANES_THREAD) != -EINVAL) {
         fprintf(stderr, "ws_app: cannot register routes\n");
         lanes_app_free(app);

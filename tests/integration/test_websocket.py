@@ -538,6 +538,34 @@ class Deflate(unittest.TestCase):
         # Compressed text that inflates to invalid UTF-8.
         self.assertEqual(self.close_code_for(RawWS.frame(1, self.deflate(b"\xc3\x28"), rsv=4))[0], 1007)
 
+    def test_room_broadcast_mixed_members(self):
+        """One room, members with deflate (python3-websockets, and a raw socket
+        that checks RSV1) and without (a route without the option, and a client
+        that offers nothing): each gets the message in the form it negotiated."""
+        async def go():
+            zurl = "ws://127.0.0.1:%d/ws/room/deflate?room=z1" % self.port
+            url = "ws://127.0.0.1:%d/ws/room?room=z1" % self.port
+            raw = await asyncio.to_thread(RawWS, self.port, "/ws/room/deflate?room=z1", self.OFFER)
+            plain = await asyncio.to_thread(RawWS, self.port, "/ws/room/deflate?room=z1")
+            async with websockets.connect(zurl) as a, websockets.connect(url) as b:
+                self.assertEqual(len(a.extensions), 1)
+                self.assertEqual(b.extensions, [])
+                await a.send("count")
+                self.assertEqual(await a.recv(), "members 4")
+                text = "broadcast text that compresses well " * 20
+                await b.send(text)
+                for ws in (a, b):
+                    self.assertEqual(await asyncio.wait_for(ws.recv(), 5), text)
+                for sock, compressed in ((raw, True), (plain, False)):
+                    b0 = (await asyncio.to_thread(sock._read_n, 1))[0]
+                    sock.buf = bytes([b0]) + sock.buf
+                    _, op, p = await asyncio.to_thread(sock.recv_frame)
+                    self.assertEqual(bool(b0 & 0x40), compressed)
+                    self.assertEqual(self.inflate(p) if compressed else p, text.encode())
+            raw.close()
+            plain.close()
+        run(go())
+
     def test_rsv1_without_negotiation_is_1002(self):
         ws = RawWS(self.port, "/ws/deflate")   # no offer
         self.assertNotIn("sec-websocket-extensions", ws.headers)

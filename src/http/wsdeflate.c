@@ -156,6 +156,8 @@ static int inflate_some(lanes_wsinflate *d, z_stream *z, const uint8_t *in, size
 int lanes_wsinflate_message(lanes_wsinflate *d, const uint8_t *in, size_t n, size_t max)
 {
     static const uint8_t tail[4] = { 0x00, 0x00, 0xff, 0xff };
+    if (n > (size_t)UINT32_MAX)
+        return -EMSGSIZE;   /* zlib counts input in 32 bits */
     z_stream *z;
     int rc = inflater(d, &z);
     if (rc < 0)
@@ -205,6 +207,8 @@ lanes_wsdeflater *lanes_wsdeflater_new(void)
 int lanes_wsdeflater_message(lanes_wsdeflater *d, const uint8_t *in, size_t n, const uint8_t **out,
                              size_t *outlen)
 {
+    if (n > (size_t)1 << 30)
+        return -EFBIG;   /* zlib counts in 32 bits: such a message goes uncompressed */
     z_stream *z = &d->z;
     lanes_buf *b = &d->out;
     lanes_buf_trim(b, 256 * 1024);   /* one big message must not pin its buffer */

@@ -24,9 +24,9 @@ install(FILES ${PROJECT_BINARY_DIR}/lanesConfig.cmake ${PROJECT_BINARY_DIR}/lane
 # lanes.pc, written at install time (it names the prefix).
 pkg_check_modules(LANES_UV_STATIC QUIET libuv-static)
 if(LANES_UV_STATIC_FOUND)
-  set(LANES_PC_REQUIRES_PRIVATE "libuv-static sqlite3 hiredis nettle jansson")
+  set(LANES_PC_REQUIRES_PRIVATE "libuv-static sqlite3 hiredis nettle jansson zlib")
 else()
-  set(LANES_PC_REQUIRES_PRIVATE "libuv sqlite3 hiredis nettle jansson")
+  set(LANES_PC_REQUIRES_PRIVATE "libuv sqlite3 hiredis nettle jansson zlib")
 endif()
 # yajl: Debian's libyajl-dev ships its archive as libyajl_s.a, and yajl.pc
 # names only -lyajl, which a -static link cannot satisfy; so lanes.pc names

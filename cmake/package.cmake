@@ -32,7 +32,7 @@ This package has the shared library apps built against lanes run with.")
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME liblanes-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-    "${LANES_DEB_RUNTIME} (= ${PROJECT_VERSION}-1), libuv1-dev, libsqlite3-dev, libhiredis-dev, nettle-dev, libjansson-dev, libyajl-dev")
+    "${LANES_DEB_RUNTIME} (= ${PROJECT_VERSION}-1), libuv1-dev, libsqlite3-dev, libhiredis-dev, nettle-dev, libjansson-dev, libyajl-dev, zlib1g-dev")
 set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS "pkg-config")
 set(CPACK_DEBIAN_DEV_PACKAGE_SUGGESTS "cmake, zlib1g-dev")
 set(CPACK_DEBIAN_DEV_DESCRIPTION "lanes: C HTTP/1.1 server framework (development files)

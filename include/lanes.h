@@ -463,6 +463,19 @@ int lanes_sse_comment(lanes_req *req, const char *text);
 /* The Last-Event-ID header of a reconnecting EventSource, or NULL. */
 const char *lanes_sse_last_event_id(const lanes_req *req);
 
+/*
+ * Graceful shutdown (SIGTERM, reload, --max-requests) and long handlers:
+ * lanes_draining(req) is 1 once this worker drains, from any lane (in
+ * LANES_PROCESS it reports the helper, which is not told: 0). A handler that
+ * loops or streams for long should poll it and stop; the worker exits when
+ * its last handler returns, or at --graceful-timeout, which cuts what is left.
+ * An SSE stream ends at the drain's start with its last chunk (EventSource
+ * reconnects, with Last-Event-ID, to another instance); its handler's next
+ * lanes_sse_* call returns -ESHUTDOWN. A plain stream runs on until it ends
+ * or --graceful-timeout closes its connection.
+ */
+int lanes_draining(const lanes_req *req);
+
 /* ---- lanes ----------------------------------------------------------------- */
 
 /* LOOP: suspends this coroutine for s seconds. Elsewhere: blocks this thread. */
@@ -551,6 +564,7 @@ typedef struct {
     double ping_timeout;          /* s a ping may go unanswered [20] */
     size_t send_buffer;           /* bytes queued for a slow client [64 KiB] */
     double send_timeout;          /* s a client may stay over send_buffer [10] */
+    int deflate;                  /* 1: accept permessage-deflate (RFC 7692) [0]; see docs/WEBSOCKETS.md */
 } lanes_ws_opts;
 
 int lanes_websocket(lanes_app *app, const char *pattern, lanes_ws_handler handler, lanes_lane lane);

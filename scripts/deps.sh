@@ -15,8 +15,8 @@ set -euo pipefail
 
 # Build: compiler, CMake, libuv, llhttp sources, SQLite, hiredis; nettle (SHA-1 +
 # base64 of the WebSocket handshake); yajl and jansson for request bodies (yajl
-# parses into a jansson tree: docs/BODIES.md).
-BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev libhiredis-dev nettle-dev libjansson-dev libyajl-dev"
+# parses into a jansson tree: docs/BODIES.md); zlib for WebSocket permessage-deflate.
+BUILD_PKGS="build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev libhiredis-dev nettle-dev libjansson-dev libyajl-dev zlib1g-dev"
 # The lab: Debian's Python (the lab is standard library only) and the FastAPI
 # twin. uvloop + httptools: uvicorn picks them up by itself, as `pip install
 # uvicorn[standard]` would give it, so the FastAPI twin is not handicapped.

@@ -120,6 +120,23 @@ static void wait_async(lanes_req *req)
     answer_duration(req, start, s);
 }
 
+/* LOOP: a long job in 50 ms steps that stops early when the worker drains
+ * (lanes_draining), so SIGTERM does not wait --graceful-timeout for it. */
+static void work_until_drain(lanes_req *req)
+{
+    double start = lanes_time(), s = seconds_param(req, 10.0);
+    if (s < 0)
+        return;
+    int stopped = 0;
+    while (lanes_time() - start < s && !(stopped = lanes_draining(req)))
+        lanes_sleep(req, 0.05);
+    lanes_jw w;
+    begin(req, &w, start);
+    lanes_jw_key(&w, "stopped_by_drain");
+    lanes_jw_bool(&w, stopped);
+    done(req, &w);
+}
+
 /* LOOP + usleep: blocks the whole worker (FastAPI: `async def` + time.sleep). */
 static void wait_blocking(lanes_req *req)
 {
@@ -608,6 +625,8 @@ static const route routes[] = {
     { "GET", "/", hello, LANES_LOOP, NULL, "hello world" },
     { "GET", "/wait", wait_sync, LANES_THREAD, "s:double", "blocking sleep on a pool thread" },
     { "GET", "/asyncwait", wait_async, LANES_LOOP, "s:double", "non-blocking sleep (coroutine)" },
+    { "GET", "/work", work_until_drain, LANES_LOOP, "s:double",
+      "a long LOOP job (s seconds) that stops early when the server drains (lanes_draining)" },
     { "GET", "/blockwait", wait_blocking, LANES_LOOP, "s:double", "blocking sleep on the loop: blocks the worker" },
     { "POST", "/delay/block", delay_block, LANES_LOOP, "s:double", "seed 002: time.sleep in async def" },
     { "POST", "/delay/async", delay_async, LANES_LOOP, "s:double", "seed 002: await asyncio.sleep" },
@@ -679,7 +698,11 @@ int main(int argc, char **argv)
     }
     lanes_ws_opts wo = { .summary = "WebSocket echo: each message is sent back as it came" };
     lanes_ws_opts ro = { .summary = "WebSocket broadcast room: each message goes to every member" };
+    lanes_ws_opts zo = { .summary = "WebSocket echo with permessage-deflate (RFC 7692) offered to clients",
+                         .deflate = 1 };
     int rc = lanes_websocket_ex(app, "/ws/echo", ws_echo, LANES_LOOP, &wo);
+    if (rc == 0)
+        rc = lanes_websocket_ex(app, "/ws/echo/deflate", ws_echo, LANES_LOOP, &zo);
     if (rc == 0)
         rc = lanes_websocket_ex(app, "/ws/room", ws_room, LANES_LOOP, &ro);
     if (rc < 0) {

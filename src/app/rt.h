@@ -111,6 +111,7 @@ struct lanes_rt {
     int nconns;                    /* open connections (a gauge) */
     int leaving;                   /* SIGTERM seen: /healthz says 503 (--drain-delay runs) */
     int draining;                  /* no new requests; recycled requests are freed */
+    _Atomic int drain_seen;        /* set with draining, read by lanes_draining from any lane */
     uint64_t requests;             /* answered */
 
     /* ---- the framework's ---- */
@@ -148,6 +149,7 @@ struct lanes_rt {
     struct lanes_ws_room *rooms;   /* WebSocket rooms of this worker, a list (app/ws.c) */
     struct lanes_ws *ws_dirty;     /* sockets with frames queued this turn (app/ws.c) */
     uv_check_t ws_flush;           /* writes them once per loop turn; loop NULL until the first */
+    struct lanes_wsdeflater *ws_deflater;   /* permessage-deflate's compressor, made at first use */
 };
 
 /* Marks the LOOP route whose code the loop thread runs (NULL: none), for the

@@ -39,6 +39,9 @@ struct lanes_stream {
     int ended;                     /* the last chunk is written */
     int finished;                  /* lanes_stream_finish ran */
     int helper;                    /* in a PROCESS helper: pieces go to the worker as frames */
+    /* lanes_sse_begin: a drain ends it (lanes_stream_drain). Atomic: a pool
+     * thread sets it after the head, the loop reads it at the drain. */
+    _Atomic int sse;
     lanes_buf trailers;            /* "Name: value\r\n" lines for the last chunk */
     /* SSE keep-alive comments: a loop timer, started on the loop thread. */
     double ka_s;
@@ -360,6 +363,29 @@ void lanes_stream_release(lanes_req *req)
     free(s);
 }
 
+/* Loop thread, when the worker starts draining. An SSE stream ends now,
+ * with its last chunk: an EventSource reconnects (with Last-Event-ID) and
+ * the balancer sends it to another instance. The handler's next write gets
+ * -ESHUTDOWN. A plain stream is left to finish (or to --graceful-timeout). */
+void lanes_stream_drain(lanes_req *req)
+{
+    struct lanes_stream *s = req->stream;
+    if (!s || s->helper || s->finished || !atomic_load(&s->sse))
+        return;
+    if (s->ka_init)
+        uv_timer_stop(&s->ka);
+    /* No trailers: a pool thread may be adding them right now. */
+    static const char last[] = "0\r\n\r\n";
+    int chunked = s->framing == LANES_HTTP_CHUNKED && !s->head_only;
+    uv_buf_t b = uv_buf_init((char *)last, sizeof last - 1);
+    lanes_wq_end_now(&s->q, &b, chunked ? 1 : 0, -ESHUTDOWN);
+}
+
+int lanes_draining(const lanes_req *req)
+{
+    return req && req->rt && atomic_load(&req->rt->drain_seen) ? 1 : 0;
+}
+
 /* ---- files: sendfile(2) --------------------------------------------------------------- */
 
 typedef struct {
@@ -497,6 +523,8 @@ int lanes_sse_begin(lanes_req *req, double keepalive_s)
     if (rc == 0)
         rc = lanes_stream_begin(req, 200, "text/event-stream; charset=utf-8");
     struct lanes_stream *s = req->stream;
+    if (s && rc == 0)
+        atomic_store(&s->sse, 1);
     if (s && keepalive_s > 0 && !s->helper) {
         s->ka_s = keepalive_s;
         if (on_loop(req))
@@ -505,6 +533,16 @@ int lanes_sse_begin(lanes_req *req, double keepalive_s)
             s->q.loop_hook = start_keepalive;   /* the head's flush runs it */
     }
     return rc;
+}
+
+/* The handler's lane: a stream begun while the worker drains (after
+ * lanes_stream_drain ran) ends at its next SSE write instead. */
+static int sse_draining(lanes_req *req)
+{
+    if (!lanes_draining(req) || !req->stream)
+        return 0;
+    lanes_stream_end(req);
+    return -ESHUTDOWN;
 }
 
 static int field_ok(const char *s)
@@ -534,6 +572,8 @@ int lanes_sse_send(lanes_req *req, const char *event, const char *data, const ch
 {
     if (!field_ok(event) || !field_ok(id))
         return -EINVAL;
+    if (sse_draining(req))
+        return -ESHUTDOWN;
     lanes_buf b;
     lanes_buf_init(&b);
     int rc = 0;
@@ -555,11 +595,15 @@ int lanes_sse_retry(lanes_req *req, int ms)
 {
     if (ms < 0)
         return -EINVAL;
+    if (sse_draining(req))
+        return -ESHUTDOWN;
     return lanes_stream_printf(req, "retry: %d\n\n", ms);
 }
 
 int lanes_sse_comment(lanes_req *req, const char *text)
 {
+    if (sse_draining(req))
+        return -ESHUTDOWN;
     lanes_buf b;
     lanes_buf_init(&b);
     int rc = put_lines(&b, "", text);   /* ": text" lines */

@@ -28,6 +28,8 @@ void lanes_stream_finish(lanes_req *req);
 struct lanes_wq *lanes_stream_wq(lanes_req *req);
 int lanes_stream_end_raw(lanes_req *req, const char *trailer_lines, size_t len);
 void lanes_stream_abort(lanes_req *req, int err);
+/* Loop thread, at the drain's start: ends an SSE stream (see stream.c). */
+void lanes_stream_drain(lanes_req *req);
 /* Loop thread: frees req's stream (its keep-alive timer closes first). */
 void lanes_stream_release(lanes_req *req);
 

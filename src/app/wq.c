@@ -230,6 +230,8 @@ static int loop_wait_below(lanes_wq *q, size_t below)
             return q->err = (int)v;
         if ((size_t)v < below)
             return 0;
+        if (q->err)
+            return q->err;   /* ended from the loop (lanes_wq_end_now) */
         q->fiber_waiting = 1;
         lanes_fiber_wait(&req->fiber, -1);
         q->fiber_waiting = 0;
@@ -309,6 +311,51 @@ int lanes_wq_write_now(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs)
         return 0;   /* the last bytes are queued (and went out first) */
     int rc = req->conn ? req->rt->ops->write(req, bufs, nbufs) : -EPIPE;
     lanes_wq_queued(q);
+    return rc;
+}
+
+int lanes_wq_end_now(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs, int err)
+{
+    lanes_req *req = q->req;
+    struct lanes_wq_hub *hub = req->rt->wqhub;
+    if (!hub && q->sealed)
+        return -EALREADY;   /* no pool thread can write: the loop's own flag */
+    lanes_buf pending;
+    lanes_buf_init(&pending);
+    if (hub) {
+        /* In one critical section: take what the thread wrote so far, seal,
+         * and set its error, so no byte of it can follow the last ones. */
+        pthread_mutex_lock(&hub->mu);
+        int sealed = q->sealed;
+        if (!sealed) {
+            pending = q->tbuf;
+            lanes_buf_init(&q->tbuf);
+            q->sealed = 1;
+            if (!q->terr)
+                q->terr = err;
+            if (q->thread_waiting)
+                pthread_cond_broadcast(&q->cv);
+        }
+        pthread_mutex_unlock(&hub->mu);
+        if (sealed)
+            return -EALREADY;   /* its last chunk is on the way */
+    }
+    q->sealed = 1;
+    /* A LOOP writer runs on this thread: its sticky error is ours to set.
+     * A pool thread's writer sees terr instead (under the mutex). */
+    if (req->lane_now == LANES_LOOP && !q->err)
+        q->err = err;
+    int rc = 0;
+    if (pending.len) {
+        uv_buf_t b = uv_buf_init(pending.data, (unsigned)pending.len);
+        rc = req->conn ? req->rt->ops->write(req, &b, 1) : -EPIPE;
+    }
+    lanes_buf_free(&pending);
+    if (rc == 0 && nbufs)
+        rc = req->conn ? req->rt->ops->write(req, bufs, nbufs) : -EPIPE;
+    lanes_wq_queued(q);
+    if (q->fiber_waiting)
+        lanes_fiber_wake(&req->fiber);
     return rc;
 }
 

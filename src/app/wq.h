@@ -88,6 +88,11 @@ int lanes_wq_take_fd(lanes_wq *q);
 /* Loop thread, outside the writer (timers): hands over a pool thread's
  * pending bytes, then queues bufs without waiting. 0 or a negative errno. */
 int lanes_wq_write_now(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs);
+/* Loop thread, outside the writer (a drain): hands over a pool thread's
+ * pending bytes, queues bufs as the last bytes, and makes every later write
+ * of the writer return err (a parked LOOP writer wakes with it). 0, or
+ * -EALREADY when the writer had queued its last bytes already (nothing sent). */
+int lanes_wq_end_now(lanes_wq *q, const uv_buf_t *bufs, unsigned nbufs, int err);
 /* Loop thread: the connection's queue, or its error. */
 long lanes_wq_queued(lanes_wq *q);
 

@@ -20,6 +20,7 @@
 #include "app/dispatch.h"
 #include "app/response.h"
 #include "app/rt.h"
+#include "http/wsdeflate.h"
 #include "http/wsframe.h"
 #include "util/log.h"
 
@@ -48,6 +49,7 @@ struct lanes_ws {
     void *conn;                    /* NULL once the connection has closed */
     const lanes_ws_opts *o;
     lanes_wsframe_parser parser;
+    lanes_wsinflate *pmd;          /* permessage-deflate was negotiated (else NULL) */
     lanes_buf out, next;           /* see the top of the file */
     size_t out_off;
     struct ws_msg *in_head, *in_tail, *cur;
@@ -87,6 +89,7 @@ void lanes_ws_opts_fill(lanes_ws_opts *dst, const lanes_ws_opts *src)
         dst->send_buffer = src->send_buffer;
     if (src->send_timeout > 0)
         dst->send_timeout = src->send_timeout;
+    dst->deflate = src->deflate;
 }
 
 void lanes_ws_route_handler(lanes_req *req)
@@ -263,17 +266,22 @@ static void undirty(lanes_ws *ws)
 
 void lanes_ws_rt_close(lanes_rt *rt)
 {
+    lanes_wsdeflater_free(rt->ws_deflater);
+    rt->ws_deflater = NULL;
     uv_handle_t *h = (uv_handle_t *)&rt->ws_flush;
     if (h->loop && !uv_is_closing(h))
         uv_close(h, NULL);
 }
 
-/* Appends one frame to the queue (not sent yet: call flush). */
-static int enqueue(lanes_ws *ws, int opcode, const void *a, size_t alen, const void *b, size_t blen)
+/* Appends one frame to the queue (not sent yet: call flush). rsv1: a
+ * permessage-deflate payload. */
+static int enqueue_frame(lanes_ws *ws, int opcode, int rsv1, const void *a, size_t alen, const void *b, size_t blen)
 {
     lanes_buf *q = ws->inflight ? &ws->next : &ws->out;
     uint8_t head[10];
     size_t h = lanes_wsframe_head(head, opcode, alen + blen);
+    if (rsv1)
+        head[0] |= 0x40;
     if (lanes_buf_reserve(q, h + alen + blen) < 0)
         return -ENOMEM;
     lanes_buf_append(q, head, h);
@@ -284,6 +292,37 @@ static int enqueue(lanes_ws *ws, int opcode, const void *a, size_t alen, const v
     if (queued(ws) > ws->o->send_buffer && !ws->full_since_ms)
         ws->full_since_ms = now_ms(ws);
     return 0;
+}
+
+static int enqueue(lanes_ws *ws, int opcode, const void *a, size_t alen, const void *b, size_t blen)
+{
+    return enqueue_frame(ws, opcode, 0, a, alen, b, blen);
+}
+
+/* Messages shorter than this go uncompressed (RFC 7692 lets each message
+ * choose): deflate's block overhead would eat what it saves. */
+#define DEFLATE_MIN 64
+
+/* The worker's compressor's output for data[0..len), or NULL when the
+ * message goes as it is (short, incompressible, or no memory). */
+static const uint8_t *compress_msg(lanes_rt *rt, const void *data, size_t len, size_t *zlen)
+{
+    if (len < DEFLATE_MIN)
+        return NULL;
+    if (!rt->ws_deflater && !(rt->ws_deflater = lanes_wsdeflater_new()))
+        return NULL;
+    const uint8_t *z;
+    if (lanes_wsdeflater_message(rt->ws_deflater, data, len, &z, zlen) < 0 || *zlen >= len)
+        return NULL;
+    return z;
+}
+
+/* A data message, compressed when the socket negotiated it and it pays. */
+static int enqueue_msg(lanes_ws *ws, int opcode, const void *data, size_t len)
+{
+    size_t zlen = 0;
+    const uint8_t *z = ws->pmd ? compress_msg(ws->rt, data, len, &zlen) : NULL;
+    return z ? enqueue_frame(ws, opcode, 1, z, zlen, NULL, 0) : enqueue(ws, opcode, data, len, NULL, 0);
 }
 
 static void start_close(lanes_ws *ws, int code, const char *reason)
@@ -351,7 +390,7 @@ static int send_msg(lanes_ws *ws, int opcode, const void *data, size_t len)
     }
     if (ws->gone || ws->close_sent)
         return -EPIPE;
-    int rc = enqueue(ws, opcode, data, len, NULL, 0);
+    int rc = enqueue_msg(ws, opcode, data, len);
     if (rc == 0)
         flush_later(ws);
     return rc;
@@ -376,6 +415,11 @@ int lanes_ws_broadcast(lanes_ws *ws, int type, const void *data, size_t len)
         return -EINVAL;
     uint64_t now = now_ms(ws);
     int n = 0;
+    /* Compressed once for every member that negotiated it (no context
+     * takeover: the bytes are the same for all of them). */
+    const uint8_t *z = NULL;
+    size_t zlen = 0;
+    int tried = 0;
     for (lanes_ws *m = ws->room->members; m; m = m->rnext) {
         if (m->gone || m->close_sent)
             continue;
@@ -387,7 +431,12 @@ int lanes_ws_broadcast(lanes_ws *ws, int type, const void *data, size_t len)
                 fail(m, 1008, "client did not read within send_timeout");
             continue;
         }
-        if (enqueue(m, op, data, len, NULL, 0) == 0) {
+        if (m->pmd && !tried) {
+            z = compress_msg(ws->rt, data, len, &zlen);
+            tried = 1;
+        }
+        int rc = m->pmd && z ? enqueue_frame(m, op, 1, z, zlen, NULL, 0) : enqueue(m, op, data, len, NULL, 0);
+        if (rc == 0) {
             flush_later(m);
             n++;
         }
@@ -569,6 +618,10 @@ static void on_timer_closed(uv_handle_t *h)
     lanes_ws *ws = h->data;
     undirty(ws);
     lanes_wsframe_free(&ws->parser);
+    if (ws->pmd) {
+        lanes_wsinflate_free(ws->pmd);
+        free(ws->pmd);
+    }
     lanes_buf_free(&ws->out);
     lanes_buf_free(&ws->next);
     free(ws);
@@ -758,8 +811,19 @@ void lanes_ws_begin(lanes_req *req)
     req->ws = ws;
     req->status = 101;
     req->responded = 1;
+    char ext[96] = "";
+    lanes_wsdeflate_params pmd;
+    if (ws->o->deflate &&
+        lanes_wsdeflate_negotiate(lanes_header(req, "Sec-WebSocket-Extensions"), &pmd, ext, sizeof ext) == 1 &&
+        (ws->pmd = calloc(1, sizeof *ws->pmd)) != NULL) {
+        ws->pmd->params = pmd;
+        ws->parser.pmd = ws->pmd;
+    } else {
+        ext[0] = '\0';
+    }
     lanes_buf_printf(&ws->out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s\r\n", accept,
+                     ext[0] ? "Sec-WebSocket-Extensions: " : "", ext, ext[0] ? "\r\n" : "");
     if (!ws->conn || rt->ops->ws_attach(ws->conn, ws) < 0) {
         ws->handler_done = 1;
         if (ws->conn)

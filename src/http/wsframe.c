@@ -52,10 +52,17 @@ static size_t head_need(const uint8_t *h)
 static int head_done(lanes_wsframe_parser *p)
 {
     const uint8_t *h = p->head;
-    if (h[0] & 0x70)
-        return fail(p, 1002, "reserved bits set (no extension was negotiated)");
     p->fin = h[0] >> 7;
     p->opcode = h[0] & 0x0f;
+    int rsv1 = (h[0] & 0x40) != 0;
+    if (h[0] & 0x30)
+        return fail(p, 1002, "reserved bits RSV2/RSV3 set (no extension uses them)");
+    /* RFC 7692 6: RSV1 only on the first frame of a data message, and only
+     * once permessage-deflate was negotiated. */
+    if (rsv1 && !p->pmd)
+        return fail(p, 1002, "reserved bits set (no extension was negotiated)");
+    if (rsv1 && (p->opcode & 0x8 || p->opcode == LANES_WSOP_CONT))
+        return fail(p, 1002, "RSV1 on a control or continuation frame");
     if (!(h[1] & 0x80))
         return fail(p, 1002, "client frame not masked");
     uint8_t l7 = h[1] & 0x7f;
@@ -93,6 +100,7 @@ static int head_done(lanes_wsframe_parser *p)
         return fail(p, 1002, "new message before the previous one's last fragment");
     if (p->opcode != LANES_WSOP_CONT) {
         p->msg_op = p->opcode;
+        p->msg_rsv1 = (uint8_t)rsv1;
         lanes_buf_reset(&p->msg);
     }
     if (len > p->max_message || p->msg.len + len > p->max_message)
@@ -139,10 +147,25 @@ static int frame_done(lanes_wsframe_parser *p)
     p->msg_op = 0;
     const uint8_t *d = (const uint8_t *)p->msg.data;
     size_t n = p->msg.len;
+    if (p->msg_rsv1) {
+        /* The compressed size was held to max_message on the way in; the
+         * inflated one is held to it here, before more is allocated. */
+        int irc = lanes_wsinflate_message(p->pmd, d, n, p->max_message);
+        if (irc == -EMSGSIZE)
+            return fail(p, 1009, "message larger than the server accepts (inflated)");
+        if (irc == -ENOMEM)
+            return fail(p, 1011, "server out of memory");
+        if (irc < 0)
+            return fail(p, 1007, "compressed message is not valid deflate data");
+        d = (const uint8_t *)p->pmd->out.data;
+        n = p->pmd->out.len;
+    }
     if (op == LANES_WSOP_TEXT && !lanes_utf8_valid(d, n))
         return fail(p, 1007, "text message is not valid UTF-8");
     int rc = p->on_message(p->ctx, op, d, n);
     lanes_buf_trim(&p->msg, 16 * 1024);   /* an idle socket keeps no big buffer */
+    if (p->msg_rsv1)
+        lanes_buf_trim(&p->pmd->out, 16 * 1024);
     return rc;
 }
 

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http/wsdeflate.h"
 #include "util/buf.h"
 
 enum {
@@ -53,8 +54,13 @@ typedef struct {
     uint64_t len, got;
     uint8_t ctl[125];              /* a control frame's payload */
 
+    /* permessage-deflate: NULL unless negotiated (then RSV1 marks a
+     * compressed message, inflated here, max_message bounding the result) */
+    lanes_wsinflate *pmd;
+
     /* the message being reassembled */
     uint8_t msg_op;                /* 0: none; text or binary while fragments come */
+    uint8_t msg_rsv1;              /* its first frame had RSV1: compressed */
     lanes_buf msg;
 
     int error_code;                /* the close code of the first protocol error */
@@ -72,7 +78,8 @@ void lanes_wsframe_free(lanes_wsframe_parser *p);
 int lanes_wsframe_feed(lanes_wsframe_parser *p, const uint8_t *data, size_t n);
 
 /* Writes a server frame head (FIN set, unmasked) for a payload of len bytes
- * into out (at least 10 bytes). Returns its length. */
+ * into out (at least 10 bytes). Returns its length. OR 0x40 into out[0] for
+ * RSV1 (a permessage-deflate message). */
 size_t lanes_wsframe_head(uint8_t *out, int opcode, uint64_t len);
 
 /* 1 when s[0..n) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */

@@ -19,6 +19,7 @@
 #include "app/dispatch.h"
 #include "app/response.h"
 #include "app/stats.h"
+#include "app/stream.h"
 #include "app/wq.h"
 #include "app/ws.h"
 #include "http/parser.h"
@@ -124,6 +125,8 @@ void lanes_conn_drain(lanes_conn *c)
         return;
     }
     c->close_after = 1;
+    if (c->req && c->req->stream)
+        lanes_stream_drain(c->req);   /* SSE ends now; a plain stream runs on */
     if (c->req && c->req->state != REQ_READING)
         return;   /* running or writing: closes after its answer */
     uint64_t grace = DRAIN_IDLE_GRACE_MS;

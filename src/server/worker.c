@@ -98,6 +98,7 @@ static void begin_drain(lanes_worker *w)
 {
     w->rt.leaving = 1;
     w->rt.draining = 1;
+    atomic_store(&w->rt.drain_seen, 1);   /* lanes_draining: long handlers stop */
     if (w->rt.hb)
         atomic_store(&w->rt.hb->ready, 0);
     close_if_open((uv_handle_t *)&w->listener);

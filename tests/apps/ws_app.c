@@ -99,12 +99,16 @@ int main(int argc, char **argv)
     lanes_ws_opts pingo = { .summary = "fast keepalive", .ping_interval = 0.3, .ping_timeout = 0.3 };
     lanes_ws_opts floodo = { .summary = "flood", .send_buffer = 32 * 1024, .send_timeout = 1.0 };
     lanes_ws_opts ticko = { .summary = "recv with a timeout" };
+    lanes_ws_opts zo = { .summary = "echo with permessage-deflate, 64 KiB messages", .max_message = 64 * 1024,
+                         .deflate = 1 };
     if (lanes_get(app, "/", hello, LANES_LOOP) < 0 ||
         lanes_websocket_ex(app, "/ws/echo", echo, LANES_LOOP, &small) < 0 ||
         lanes_websocket_ex(app, "/ws/room", room, LANES_LOOP, &roomo) < 0 ||
         lanes_websocket_ex(app, "/ws/ping", echo, LANES_LOOP, &pingo) < 0 ||
         lanes_websocket_ex(app, "/ws/flood", flood, LANES_LOOP, &floodo) < 0 ||
         lanes_websocket_ex(app, "/ws/ticker", ticker, LANES_LOOP, &ticko) < 0 ||
+        lanes_websocket_ex(app, "/ws/deflate", echo, LANES_LOOP, &zo) < 0 ||
+        lanes_websocket_ex(app, "/ws/room/deflate", room, LANES_LOOP, &zo) < 0 ||
         lanes_websocket(app, "/ws/thread", echo, LANES_THREAD) != -EINVAL) {
         fprintf(stderr, "ws_app: cannot register routes\n");
         lanes_app_free(app);

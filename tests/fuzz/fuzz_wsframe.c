@@ -10,6 +10,10 @@
  *   - an error is one of the codes RFC 6455 names here (1002, 1007, 1009),
  *     with a reason, and stays (a later feed returns it again);
  *   - nothing crashes or leaks (ASan/UBSan in clang builds).
+ * permessage-deflate (RFC 7692): the input's hash also picks whether it was
+ * negotiated (and with client_no_context_takeover), so RSV1 messages are
+ * inflated through zlib and the inflated size is held to max_message (the
+ * 4096-byte check above covers it: a bomb must end in 1009).
  * Seeds in tests/fuzz/corpus_ws; replayed by every `make test` (replay.c).
  */
 #include <errno.h>
@@ -61,6 +65,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cut1 = cut2;
         cut2 = t;
     }
+    int mode = (int)((h >> 24) % 3);   /* 0: no deflate; 1: deflate; 2: and client_no_context_takeover */
+    lanes_wsinflate pmd;
+    memset(&pmd, 0, sizeof pmd);
+    pmd.params.client_no_context_takeover = mode == 2;
+    if (mode)
+        p.pmd = &pmd;
     size_t at[4] = { 0, cut1, cut2, size };
     int rc = 0;
     for (int i = 0; i < 3 && rc == 0; i++)
@@ -73,5 +83,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     lanes_wsframe_free(&p);
+    lanes_wsinflate_free(&pmd);
     return 0;
 }

@@ -14,7 +14,10 @@ clients (curl, raw sockets) against lanes-demo:
 - a client that disconnects mid-stream: the handler's next write fails and it
   stops (its log line), the open-streams gauge goes back to 0;
 - lanes_send_file: the bytes of the file, in LOOP and THREAD, then keep-alive;
-- SIGTERM with open streams: the worker is gone within --graceful-timeout.
+- SIGTERM with open streams: SSE streams (LOOP, THREAD) end at once with
+  their last chunk and the server exits 0 well before --graceful-timeout; a
+  plain stream runs on until --graceful-timeout cuts it; a LOOP handler that
+  polls lanes_draining stops early and answers.
 """
 import os
 import re
@@ -335,16 +338,21 @@ class WatchdogCountsStreams(unittest.TestCase):
 
 class ShutdownWithOpenStreams(unittest.TestCase):
     def test_graceful_timeout_bounds_open_streams(self):
+        """A plain stream is not ended by the drain: it runs on until
+        --graceful-timeout, then its connection is closed."""
         srv = Server("--graceful-timeout", "1.5").start()
-        socks = []
+        s = None
         try:
-            for path in ("/sse?n=100000&ms=100", "/sse/thread?n=100000&ms=100", "/stream?n=100000&ms=50"):
-                s = connect(srv.port, 10)
-                send_get(s, srv.port, path)
-                s.recv(100)
-                socks.append(s)
+            s = connect(srv.port, 10)
+            send_get(s, srv.port, "/stream?n=100000&ms=50")
+            s.recv(100)
             t0 = time.monotonic()
             srv.signal(signal.SIGTERM)
+            rd = Reader(s)
+            time.sleep(1.0)   # still streaming during the drain
+            before = len(rd.buf)
+            rd._fill()
+            self.assertGreater(len(rd.buf), before, "the stream stopped at the drain's start")
             rc = srv.wait(10)
             took = time.monotonic() - t0
             self.assertIsNotNone(rc, "still running 10 s after SIGTERM")
@@ -352,7 +360,74 @@ class ShutdownWithOpenStreams(unittest.TestCase):
             self.assertLess(took, 5.0)
             self.assertGreaterEqual(took, 1.4)
         finally:
-            for s in socks:
+            if s:
+                s.close()
+            srv.stop()
+            srv.close_log()
+
+    def test_sse_streams_end_at_drain_start(self):
+        """SSE streams end with their last chunk as soon as the drain starts
+        (EventSource reconnects elsewhere); the server exits 0 long before
+        --graceful-timeout."""
+        srv = Server("--graceful-timeout", "20", "--threads", "2").start()
+        socks = []
+        try:
+            for path in ("/sse?n=100000&ms=100", "/sse/thread?n=100000&ms=100",
+                         "/sse?n=100000&ms=5000&ka=60"):   # asleep between events
+                s = connect(srv.port, 10)
+                send_get(s, srv.port, path)
+                rd = Reader(s)
+                while b"id: " not in rd.buf:
+                    rd._fill()
+                socks.append((path, s, rd))
+            t0 = time.monotonic()
+            srv.signal(signal.SIGTERM)
+            for path, s, rd in socks:
+                while not rd.buf.endswith(b"\r\n0\r\n\r\n"):
+                    before = len(rd.buf)
+                    rd._fill()
+                    self.assertGreater(len(rd.buf), before, "%s: closed without the last chunk" % path)
+                ended = time.monotonic() - t0
+                self.assertLess(ended, 5.0, "%s ended %.1f s after SIGTERM" % (path, ended))
+                # Nothing follows the last chunk: the connection closes.
+                self.assertEqual(s.recv(100), b"", path)
+            rc = srv.wait(15)
+            took = time.monotonic() - t0
+            self.assertIsNotNone(rc, "still running 15 s after SIGTERM (graceful timeout 20 s)")
+            self.assertEqual(rc, 0)
+            # The sleeping handler wakes at its next tick (5 s) and sees -ESHUTDOWN.
+            self.assertLess(took, 10.0)
+            self.assertNotIn("graceful timeout", srv.log())
+        finally:
+            for _, s, _ in socks:
+                s.close()
+            srv.stop()
+            srv.close_log()
+
+    def test_loop_handler_polling_lanes_draining_stops(self):
+        srv = Server("--graceful-timeout", "20").start()
+        s = None
+        try:
+            s = connect(srv.port, 30)
+            send_get(s, srv.port, "/work?s=60")
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            srv.signal(signal.SIGTERM)
+            rd = Reader(s)
+            while b"}" not in rd.buf:
+                before = len(rd.buf)
+                rd._fill()
+                self.assertGreater(len(rd.buf), before, "closed without an answer")
+            answered = time.monotonic() - t0
+            self.assertIn(b"200 OK", rd.buf.split(b"\r\n", 1)[0])
+            self.assertIn(b'"stopped_by_drain":true', rd.buf)
+            self.assertLess(answered, 3.0)
+            rc = srv.wait(15)
+            self.assertIsNotNone(rc, "still running 15 s after SIGTERM")
+            self.assertEqual(rc, 0)
+            self.assertLess(time.monotonic() - t0, 5.0)
+        finally:
+            if s:
                 s.close()
             srv.stop()
             srv.close_log()

@@ -17,6 +17,7 @@ import struct
 import threading
 import time
 import unittest
+import zlib
 
 import aiohttp
 import websockets
@@ -408,6 +409,169 @@ class WS(unittest.TestCase):
         # struct moved into its stack's top page
         limit = 64 if os.environ.get("LANES_SANITIZE") else 12
         self.assertLess(per, limit, "%.1f KiB per idle socket" % per)
+
+
+class Deflate(unittest.TestCase):
+    """permessage-deflate (RFC 7692) on /ws/deflate (64 KiB max_message)."""
+    srv = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = lanesrv.Server(binary=APP).start()
+        cls.port = cls.srv.port
+
+    @classmethod
+    def tearDownClass(cls):
+        alive = cls.srv.alive()
+        rc = cls.srv.stop(timeout=10)
+        log = cls.srv.log()
+        cls.srv.close_log()
+        if not alive or rc != 0:
+            raise AssertionError("server died or exit %r:\n%s" % (rc, log[-3000:]))
+
+    OFFER = {"Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits"}
+
+    @staticmethod
+    def deflate(data):
+        c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+        assert out.endswith(b"\x00\x00\xff\xff")
+        return out[:-4]
+
+    @staticmethod
+    def inflate(data):
+        return zlib.decompressobj(-15).decompress(data + b"\x00\x00\xff\xff")
+
+    def test_websockets_client_negotiates_and_echoes(self):
+        async def go():
+            url = "ws://127.0.0.1:%d/ws/deflate" % self.port
+            async with websockets.connect(url, max_size=None) as ws:
+                self.assertEqual([type(e).__name__ for e in ws.extensions], ["PerMessageDeflate"])
+                text = "".join("line %d of a compressible text ✓\n" % i for i in range(40))
+                for i in range(30):   # context takeover on the client's side
+                    await ws.send(text)
+                    self.assertEqual(await ws.recv(), text)
+                await ws.send(b"\x00" * 50000)
+                self.assertEqual(await ws.recv(), b"\x00" * 50000)
+                await ws.send(["frag", "ment", "ed ✓" * 40])
+                self.assertEqual(await ws.recv(), "fragmented ✓" + "ed ✓" * 39)
+                await ws.send("short")
+                self.assertEqual(await ws.recv(), "short")
+            self.assertEqual(ws.close_code, 1000)
+            # A route without deflate answers no extension.
+            async with websockets.connect("ws://127.0.0.1:%d/ws/echo" % self.port) as ws:
+                self.assertEqual(ws.extensions, [])
+        run(go())
+
+    def test_negotiation_answers(self):
+        cases = [
+            ("permessage-deflate", "permessage-deflate; server_no_context_takeover"),
+            ("permessage-deflate; client_no_context_takeover; server_no_context_takeover",
+             "permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
+            ("permessage-deflate; client_max_window_bits=10; server_max_window_bits=15",
+             "permessage-deflate; server_no_context_takeover"),
+            # declined: a smaller server window, unknown or repeated parameters, bad values
+            ("permessage-deflate; server_max_window_bits=10", None),
+            ("permessage-deflate; foo", None),
+            ("permessage-deflate; client_no_context_takeover; client_no_context_takeover", None),
+            ("permessage-deflate; client_max_window_bits=16", None),
+            ("x-webkit-deflate-frame", None),
+            # the second offer is taken when the first is declined
+            ("permessage-deflate; server_max_window_bits=9, permessage-deflate; client_no_context_takeover",
+             "permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
+        ]
+        for offer, want in cases:
+            ws = RawWS(self.port, "/ws/deflate", headers={"Sec-WebSocket-Extensions": offer})
+            self.assertEqual(ws.status, 101)
+            self.assertEqual(ws.headers.get("sec-websocket-extensions"), want, offer)
+            ws.close()
+
+    def test_server_compresses_and_reads_compressed(self):
+        ws = RawWS(self.port, "/ws/deflate", headers=self.OFFER)
+        msg = ("the same words again and again " * 40).encode()
+        ws.send(1, self.deflate(msg), rsv=4)
+        b0 = ws._read_n(1)[0]
+        ws.buf = bytes([b0]) + ws.buf
+        fin, op, payload = ws.recv_frame()
+        self.assertTrue(b0 & 0x40, "echo of a compressible message not compressed (RSV1)")
+        self.assertEqual(op, 1)
+        self.assertLess(len(payload), len(msg) // 4)
+        self.assertEqual(self.inflate(payload), msg)
+        # An uncompressed message on the same socket is fine too (RSV1 clear).
+        ws.send(2, b"raw bytes")
+        b0 = ws._read_n(1)[0]
+        ws.buf = bytes([b0]) + ws.buf
+        self.assertEqual(ws.recv_frame()[2], b"raw bytes")
+        self.assertFalse(b0 & 0x40, "a short message is sent as it is")
+        ws.close()
+
+    def close_code_for(self, *frames):
+        ws = RawWS(self.port, "/ws/deflate", headers=self.OFFER)
+        self.assertEqual(ws.status, 101)
+        for f in frames:
+            ws.sock.sendall(f)
+        code, reason, _ = ws.recv_until_close()
+        self.assertTrue(ws.eof(5), "server kept the connection open after failing it")
+        ws.close()
+        return code, reason
+
+    def test_deflate_bomb_is_1009(self):
+        """20 MiB of zeros compress to ~20 KiB, under the 64 KiB limit: the
+        inflated size is what counts, and the server stops inflating at it."""
+        bomb = self.deflate(b"\x00" * (20 << 20))
+        self.assertLess(len(bomb), 64 * 1024)
+        rss0 = self.srv.rss_mb()
+        code, reason = self.close_code_for(RawWS.frame(2, bomb, rsv=4))
+        self.assertEqual(code, 1009, reason)
+        self.assertLess(self.srv.rss_mb() - rss0, 10, "inflating the bomb grew the server's memory")
+        # Just over the limit once inflated, just under it compressed.
+        code, _ = self.close_code_for(RawWS.frame(1, self.deflate(b"a" * (64 * 1024 + 1)), rsv=4))
+        self.assertEqual(code, 1009)
+
+    def test_bad_compressed_input(self):
+        # RSV1 on a continuation frame, on a control frame; RSV2; garbage deflate data
+        frag = RawWS.frame(1, self.deflate(b"hello"), fin=False, rsv=4)
+        self.assertEqual(self.close_code_for(frag, RawWS.frame(0, b"x", rsv=4))[0], 1002)
+        self.assertEqual(self.close_code_for(RawWS.frame(9, b"p", rsv=4))[0], 1002)
+        self.assertEqual(self.close_code_for(RawWS.frame(1, b"hi", rsv=2))[0], 1002)
+        self.assertEqual(self.close_code_for(RawWS.frame(2, b"\xff\xff\xff\xff", rsv=4))[0], 1007)
+        # Compressed text that inflates to invalid UTF-8.
+        self.assertEqual(self.close_code_for(RawWS.frame(1, self.deflate(b"\xc3\x28"), rsv=4))[0], 1007)
+
+    def test_room_broadcast_mixed_members(self):
+        """One room, members with deflate (python3-websockets, and a raw socket
+        that checks RSV1) and without (a route without the option, and a client
+        that offers nothing): each gets the message in the form it negotiated."""
+        async def go():
+            zurl = "ws://127.0.0.1:%d/ws/room/deflate?room=z1" % self.port
+            url = "ws://127.0.0.1:%d/ws/room?room=z1" % self.port
+            raw = await asyncio.to_thread(RawWS, self.port, "/ws/room/deflate?room=z1", self.OFFER)
+            plain = await asyncio.to_thread(RawWS, self.port, "/ws/room/deflate?room=z1")
+            async with websockets.connect(zurl) as a, websockets.connect(url) as b:
+                self.assertEqual(len(a.extensions), 1)
+                self.assertEqual(b.extensions, [])
+                await a.send("count")
+                self.assertEqual(await a.recv(), "members 4")
+                text = "broadcast text that compresses well " * 20
+                await b.send(text)
+                for ws in (a, b):
+                    self.assertEqual(await asyncio.wait_for(ws.recv(), 5), text)
+                for sock, compressed in ((raw, True), (plain, False)):
+                    b0 = (await asyncio.to_thread(sock._read_n, 1))[0]
+                    sock.buf = bytes([b0]) + sock.buf
+                    _, op, p = await asyncio.to_thread(sock.recv_frame)
+                    self.assertEqual(bool(b0 & 0x40), compressed)
+                    self.assertEqual(self.inflate(p) if compressed else p, text.encode())
+            raw.close()
+            plain.close()
+        run(go())
+
+    def test_rsv1_without_negotiation_is_1002(self):
+        ws = RawWS(self.port, "/ws/deflate")   # no offer
+        self.assertNotIn("sec-websocket-extensions", ws.headers)
+        ws.send(1, self.deflate(b"hello"), rsv=4)
+        self.assertEqual(ws.recv_until_close()[0], 1002)
+        ws.close()
 
 
 class Shutdown(unittest.TestCase):

@@ -71,6 +71,11 @@ class WebSocketsInChromium(unittest.TestCase):
     def test_browser_websocket_echo(self):
         self.assertEqual(self.seen["echo"], ["echo ✓", [0, 1, 2, 255], 1000])
 
+    def test_browser_negotiates_permessage_deflate(self):
+        d = self.seen["deflate"]
+        self.assertEqual(d["extensions"], "permessage-deflate; server_no_context_takeover")
+        self.assertEqual(d["same"], [True, True, True])
+
     def test_chat_page_is_served_by_lanes(self):
         st, hs, body = lanesrv.request(self.chat.port, "GET", "/")
         self.assertEqual(st, 200)

@@ -1,7 +1,8 @@
 // ws_browser.mjs — WebSockets in headless Debian Chromium, driven through
 // playwright-core as docs_browser.mjs does: two pages of examples/chat (a line
 // typed in one must appear in the other), and the browser's own WebSocket
-// against the demo's /ws/echo (text and binary). Used by test_ws_browser.py.
+// against the demo's /ws/echo (text and binary) and /ws/echo/deflate
+// (permessage-deflate negotiated, echoes intact). Used by test_ws_browser.py.
 //
 //   node ws_browser.mjs CHAT_BASE_URL DEMO_BASE_URL
 //
@@ -99,6 +100,23 @@ try {
         return got;
     }, demo.replace("http://", "ws://") + "/ws/echo");
     out.steps.push("echo");
+
+    // permessage-deflate: Chromium offers it; /ws/echo/deflate accepts it.
+    out.deflate = await c.evaluate(async (url) => {
+        const ws = new WebSocket(url);
+        await new Promise((ok, bad) => { ws.onopen = ok; ws.onerror = () => bad(new Error("ws error")); });
+        const next = () => new Promise((ok) => { ws.onmessage = (e) => ok(e.data); });
+        const text = Array.from({ length: 60 }, (_, i) => "line " + i + " of compressible text ✓").join("\n");
+        const got = { extensions: ws.extensions, same: [] };
+        for (const m of [text, "short", text + "!"]) {
+            const p = next();
+            ws.send(m);
+            got.same.push((await p) === m);
+        }
+        ws.close(1000);
+        return got;
+    }, demo.replace("http://", "ws://") + "/ws/echo/deflate");
+    out.steps.push("deflate");
     console.log(JSON.stringify(out));
     await ctx.close();
     rmSync(profile, { recursive: true, force: true });

@@ -122,7 +122,9 @@ static int add_decls(lanes_route_def *r, const char *spec, lanes_in in, char *wh
 static int bad_decl(const lanes_route_def *r, const char *what, const char *err, char *why, size_t cap)
 {
     lanes_log(LANES_LOG_ERROR, "route %s: %s: %s", r->label, what, err);
-    snprintf(why, cap, "%s: %s: %s", r->label, what, err);   /* lanes_main says it and refuses */
+    /* lanes_main says it and refuses; a cut reason still has the full log line */
+    if (snprintf(why, cap, "%s: %s: %s", r->label, what, err) >= (int)cap)
+        why[cap - 1] = '\0';
     return -EINVAL;
 }
 

@@ -330,6 +330,35 @@ class BodyAppTest(unittest.TestCase):
         r = requests.post(self.base + "/loop", json=self.ORDER, timeout=10)   # no model: not checked
         self.assertIsNone(r.headers.get("X-Lanes-Response-Mismatch"))
 
+    def wait_job(self, r):
+        self.assertEqual(r.status_code, 202, r.text)
+        url = self.base + r.json()["status_url"]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            doc = requests.get(url, timeout=10).json()
+            if doc["state"] in ("done", "failed"):
+                return doc
+            time.sleep(0.05)
+        self.fail("job not finished: %r" % doc)
+
+    def test_response_check_of_job_results(self):
+        # A JOB route's result is checked against its 200 model like a LOOP
+        # answer: the same log line, naming the route.
+        line = "POST /badanswer/job answered 200: its body does not fit the declared model"
+        self.assertNotIn(line, self.srv.log())
+        doc = self.wait_job(requests.post(self.base + "/badanswer/job", json=self.ORDER, timeout=10))
+        self.assertEqual(doc["state"], "done", doc)
+        deadline = time.monotonic() + 5
+        while line not in self.srv.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn(line, self.srv.log())
+        # A result that fits, and the 202 the submission got, are not flagged.
+        doc = self.wait_job(requests.post(self.base + "/goodanswer/job", json=self.ORDER, timeout=10))
+        self.assertEqual(json.loads(doc["result"]["body"])["total"], 7)
+        time.sleep(0.2)
+        self.assertNotIn("POST /goodanswer/job answered", self.srv.log())
+        self.assertNotIn("/badanswer/job answered 202", self.srv.log())
+
     def test_bad_declarations_are_refused_with_a_reason(self):
         p = subprocess.run([APP], env=dict(os.environ, BODY_APP_BAD="1"), capture_output=True, text=True,
                            timeout=30)

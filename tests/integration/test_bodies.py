@@ -153,9 +153,17 @@ class NotesTest(unittest.TestCase):
             r = self.post(text)
             self.assertEqual(r.status_code, 422, (text, r.text))
             self.assertIn(needle, r.json()["detail"][0]["msg"], text)
-        # yajl decodes an unpaired UTF-16 surrogate escape to "?" (docs/BODIES.md).
-        r = self.post(b'{"title":"a\\ud800b"}')
-        self.assertEqual((r.status_code, r.json()["title"]), (201, "a?b"))
+        # Unpaired UTF-16 surrogate escapes (yajl alone would decode them to "?"),
+        # the byte named is the escape's backslash; a pair is one code point.
+        for text, pos, words in [(b'{"title":"a\\ud800b"}', 11, "\\ud800 in a string (a high surrogate"),
+                                 (b'{"title":"\\udc00x"}', 10, "\\udc00 in a string (a low surrogate"),
+                                 (b'{"title":"\\ud800\\u0041"}', 10, "unpaired UTF-16 surrogate"),
+                                 (b'{"title":"x","t\\udfff":1}', 15, "\\udfff")]:
+            e = self.json_error(text, words)
+            self.assertEqual(e["loc"][1], pos, text)
+            self.assertIn("byte %d)" % pos, e["msg"])
+        r = self.post(b'{"title":"\\ud83d\\ude00 \\\\ud800"}')
+        self.assertEqual((r.status_code, r.json()["title"]), (201, "\U0001F600 \\ud800"))
 
     def test_deep_nesting(self):
         self.json_error(b'{"title":' + b"[" * 10000 + b"]" * 10000 + b"}", "maximum nesting depth (512)")

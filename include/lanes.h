@@ -96,7 +96,8 @@ typedef struct {
     const char *header;
     const char *cookie;
     /* max_body: this route's body limit in bytes (0: --max-body-bytes only).
-     *        A bigger body answers 413 before the handler runs. It can only
+     *        A bigger body answers 413 as soon as the head announces it (or a
+     *        chunked body passes it), before the body is read. It can only
      *        lower the server's --max-body-bytes, which bounds every read. */
     size_t max_body;
     /* files: the file parts of a multipart/form-data body the route takes,

@@ -279,6 +279,8 @@ int lanes_route_ex(lanes_app *app, const char *method, const char *pattern,
     }
     r->index = app->nroutes;
     app->routes[app->nroutes++] = r;
+    if (r->max_body)
+        app->has_body_limits = 1;   /* the host then asks for the limit at head-complete */
     return 0;
 }
 

@@ -103,6 +103,7 @@ struct lanes_app {
     lanes_config cfg;
     char *title, *version, *description;   /* lanes_app_info; NULL = default */
     char reg_error[400];          /* the first registration error, said by lanes_main */
+    int has_body_limits;          /* some route sets max_body (lanes_req_route_body_limit) */
 };
 
 void lanes_config_defaults(lanes_config *cfg);

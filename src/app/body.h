@@ -46,5 +46,8 @@ void lanes_body_answer_misuse(lanes_req *req);
  * X-Lanes-Response-Mismatch header, an answer whose status the route does not
  * declare or whose JSON does not fit the declared model. */
 void lanes_body_check_response(lanes_req *req);
+/* The same for a JOB handler's result, on its runner (a JOB route's answer
+ * on the loop, 202, is the framework's and is not checked). */
+void lanes_body_check_job_result(lanes_req *req);
 
 #endif

@@ -131,6 +131,8 @@ static void run_job(void *ctx, int runner, const lanes_job *job, lanes_job_outco
         lanes_log(LANES_LOG_ERROR, "job %s failed: %s", job->id, why);
         out->failed = why;
     }
+    if (!out->failed)
+        lanes_body_check_job_result(req);   /* the result against the route's declared models, as on the loop */
     lanes_log(LANES_LOG_DEBUG, "job %s (%s): %s %d in %.3f s", job->id, job->route,
               out->failed ? "failed" : "done", req->status, (double)(uv_hrtime() - req->t_start_ns) * 1e-9);
     out->status = req->status;

@@ -6,6 +6,8 @@
  */
 #include "app/jsonload.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,10 @@ typedef struct {
     size_t key_at[LANES_JSON_MAX_DEPTH], key_len[LANES_JSON_MAX_DEPTH];
     int depth;
     char why[160];       /* set by a callback that cancels */
+    size_t why_at;       /* where the refused byte is, when the callback knows; else SIZE_MAX */
+    const char *data;    /* the whole text, parsed in one yajl_parse call */
+    yajl_handle h;
+    int has_u;           /* the text holds a "\\u": strings are checked for surrogates */
 } builder;
 
 static int refuse(builder *b, const char *why)
@@ -57,6 +63,82 @@ static int add(builder *b, json_t *v)
     return 1;
 }
 
+/*
+ * Unpaired UTF-16 surrogate escapes. yajl decodes "\ud800" alone to "?" and
+ * glues a high surrogate to whatever \u escape follows it, so the decoded
+ * string cannot tell; the escapes in the raw token can. No parsing here: yajl
+ * has lexed the token already and yajl_get_bytes_consumed() is just past its
+ * closing quote, so the token is found by stepping back to the quote that
+ * opened it (the first one not escaped) and only its \u escapes are read.
+ */
+static int hex4(const char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                   : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                   : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16u;
+        if (d > 15)
+            return -1;
+        v = v * 16 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* The raw token's opening quote, scanning back from its closing one at end. */
+static const char *token_start(const char *data, const char *end)
+{
+    for (const char *q = end - 1; q >= data; q--) {
+        if (*q != '"')
+            continue;
+        size_t bs = 0;
+        while (q - 1 - (ptrdiff_t)bs >= data && q[-1 - (ptrdiff_t)bs] == '\\')
+            bs++;
+        if (bs % 2 == 0)
+            return q;
+    }
+    return NULL;
+}
+
+/* Returns 1, or 0 having refused the first unpaired surrogate escape. */
+static int check_surrogates(builder *b)
+{
+    if (!b->has_u)
+        return 1;   /* most texts: one memmem up front, nothing per string */
+    size_t used = yajl_get_bytes_consumed(b->h);
+    if (used < 2 || b->data[used - 1] != '"')
+        return 1;   /* not where a string token ends: nothing to check against */
+    const char *end = b->data + used - 1;
+    const char *p = token_start(b->data, end);
+    if (!p)
+        return 1;
+    for (p++; p < end; p++) {
+        if (*p != '\\')
+            continue;
+        p++;
+        unsigned cu, lo;
+        if (p >= end || *p != 'u' || end - p < 5 || hex4(p + 1, &cu) < 0)
+            continue;   /* another escape, or one yajl refused already */
+        if (cu >= 0xD800 && cu <= 0xDBFF && end - p >= 11 && p[5] == '\\' && p[6] == 'u' &&
+            hex4(p + 7, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+            p += 10;   /* a pair: one code point past U+FFFF */
+            continue;
+        }
+        if (cu >= 0xD800 && cu <= 0xDFFF) {
+            char why[160];
+            snprintf(why, sizeof why, "unpaired UTF-16 surrogate escape \\u%.4s in a string (a %s surrogate "
+                     "must be %s)", p + 1, cu <= 0xDBFF ? "high" : "low",
+                     cu <= 0xDBFF ? "followed by a low one" : "preceded by a high one");
+            b->why_at = (size_t)(p - 1 - b->data);
+            return refuse(b, why);
+        }
+        p += 4;
+    }
+    return 1;
+}
+
 static int on_null(void *ctx) { return add(ctx, json_null()); }
 static int on_bool(void *ctx, int v) { return add(ctx, json_boolean(v)); }
 static int on_integer(void *ctx, long long v) { return add(ctx, json_integer(v)); }
@@ -71,6 +153,8 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
     /* A decoded "\u0000" would cut C strings short. */
     if (memchr(s, '\0', len))
         return refuse(ctx, "a string contains \\u0000 (NUL), which is not accepted");
+    if (!check_surrogates(ctx))
+        return 0;
     /* yajl checks the shape of UTF-8 sequences only; jansson's check also
      * refuses overlong forms, surrogates and code points past U+10FFFF. */
     json_t *v = json_stringn((const char *)s, len);
@@ -112,6 +196,8 @@ static int on_map_key(void *ctx, const unsigned char *s, size_t len)
     builder *b = ctx;
     if (memchr(s, '\0', len))
         return refuse(b, "an object key contains \\u0000 (NUL), which is not accepted");
+    if (!check_surrogates(b))
+        return 0;
     size_t at = b->key_at[b->depth - 1];
     /* Allocated even for "": the key is read back through b->keys (fuzz_body
      * found the NULL + 0 of an empty first key). */
@@ -182,8 +268,13 @@ json_t *lanes_json_load(const char *data, size_t len, lanes_json_error *err)
         b->keys_len = b->keys_cap = 0;
         b->depth = 0;
         b->why[0] = '\0';
+        b->why_at = SIZE_MAX;
+        b->data = data;
+        b->has_u = len >= 2 && memmem(data, len, "\\u", 2) != NULL;
     }
     yajl_handle h = b ? yajl_alloc(&callbacks, NULL, b) : NULL;
+    if (b)
+        b->h = h;
     if (!h) {
         free(b);
         memset(err, 0, sizeof *err);
@@ -198,6 +289,8 @@ json_t *lanes_json_load(const char *data, size_t len, lanes_json_error *err)
     }
     json_t *root = b->root;
     if (st != yajl_status_ok) {
+        if (st == yajl_status_client_canceled && b->why_at != SIZE_MAX)
+            where = b->why_at;   /* the byte itself, not the end of its token */
         locate(data, len, where, err);
         if (st == yajl_status_client_canceled)
             snprintf(err->text, sizeof err->text, "%s", b->why);

@@ -30,6 +30,28 @@ static void decode_path(lanes_req *req)
     req->path_dec.data[n] = '\0';
 }
 
+static void too_large_msg(const lanes_route_def *r, char *why, size_t cap)
+{
+    snprintf(why, cap, "request body too large for %s (limit %zu bytes)", r->label, r->max_body);
+}
+
+size_t lanes_req_route_body_limit(lanes_req *req, const lanes_app *app, char *why, size_t cap)
+{
+    if (!app->has_body_limits || lanes_http_msg_split_url(&req->msg) < 0)
+        return 0;
+    if (lanes_buf_reserve(&req->scratch, req->msg.path_len + LANES_MAX_PARAMS + 1) < 0)
+        return 0;
+    unsigned allowed = 0;
+    /* req->match is overwritten by lanes_req_route once the body is in. */
+    if (lanes_router_match(app->router, req->msg.method_bit, req->msg.path, req->msg.path_len,
+                           req->scratch.data, req->scratch.cap, &req->match, &allowed) < 0)
+        return 0;
+    const lanes_route_def *r = req->match.data;
+    if (r->max_body)
+        too_large_msg(r, why, cap);
+    return r->max_body;
+}
+
 int lanes_req_route(lanes_req *req, const lanes_app *app)
 {
     if (lanes_http_msg_split_url(&req->msg) < 0) {
@@ -62,9 +84,10 @@ int lanes_req_route(lanes_req *req, const lanes_app *app)
     }
     req->route = req->match.data;
     if (req->route->max_body && req->msg.body.len > req->route->max_body) {
-        char msg[120];
-        snprintf(msg, sizeof msg, "request body too large for %s (limit %zu bytes)", req->route->label,
-                 req->route->max_body);
+        /* Backstop: the host refuses these before reading the body
+         * (lanes_req_route_body_limit); a stored request replayed elsewhere lands here. */
+        char msg[160];
+        too_large_msg(req->route, msg, sizeof msg);
         lanes_response_error(req, 413, msg);
         return 413;
     }

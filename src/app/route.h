@@ -14,4 +14,10 @@
  * validates them. Returns 0, or the status already answered into req. */
 int lanes_req_route(lanes_req *req, const lanes_app *app);
 
+/* The head of req is complete and announces a body: the matched route's
+ * max_body (0 when it has none or nothing matches; routing answers those
+ * later), with the 413's explanation in why. The host asks this before
+ * reading the body, so an oversized one is refused unread. */
+size_t lanes_req_route_body_limit(lanes_req *req, const lanes_app *app, char *why, size_t cap);
+
 #endif

@@ -30,6 +30,7 @@ static int on_message_begin(llhttp_t *p)
     hp->msg = hp->cbs->begin(hp->ctx);
     if (!hp->msg)
         return fail(p, 503);
+    hp->body_max = hp->limits->max_body;
     hp->cbs->progress(hp->ctx);
     return 0;
 }
@@ -140,6 +141,25 @@ static int on_header_value_complete(llhttp_t *p)
     return head_nul(p);
 }
 
+/* A body is announced: the owner may lower its limit for this message (a
+ * route's own). Returns -1 when the announced length is already over it, so
+ * the 413 goes out before a body byte is read. */
+static int ask_body_limit(llhttp_t *p)
+{
+    lanes_http_parser *hp = parser_of(p);
+    int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+    if (!has_body || !hp->cbs->body_limit)
+        return 0;   /* a GET pays nothing */
+    hp->body_why[0] = '\0';
+    size_t lim = hp->cbs->body_limit(hp->ctx, hp->body_why, sizeof hp->body_why);
+    if (lim == 0 || lim >= hp->body_max)
+        return 0;
+    hp->body_max = lim;
+    if (!hp->body_why[0])
+        snprintf(hp->body_why, sizeof hp->body_why, "request body too large (limit %zu bytes)", lim);
+    return (p->flags & F_CONTENT_LENGTH) && p->content_length > lim ? -1 : 0;
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     lanes_http_parser *hp = parser_of(p);
@@ -172,6 +192,9 @@ static int on_headers_complete(llhttp_t *p)
      * is faulty (1.0 has no chunked coding; a 1.0 proxy would read it another way). */
     if (m->http_minor == 0 && lanes_http_msg_header(m, "transfer-encoding"))
         return fail_msg(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
+    /* The route's limit first: when both are passed, it is the one to name. */
+    if (ask_body_limit(p) < 0)
+        return fail_msg(p, 413, hp->body_why);
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > hp->limits->max_body)
         return fail(p, 413);
     const char *expect = lanes_http_msg_header(m, "expect");
@@ -214,8 +237,8 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     lanes_http_parser *hp = parser_of(p);
     lanes_http_msg *m = hp->msg;
-    if (m->body.len + len > hp->limits->max_body)
-        return fail(p, 413);
+    if (m->body.len + len > hp->body_max)   /* a chunked body is cut off as it passes the limit */
+        return fail_msg(p, 413, hp->body_max < hp->limits->max_body ? hp->body_why : NULL);
     if (lanes_buf_append(&m->body, at, len) < 0)
         return fail(p, 503);
     if (p->flags & F_CHUNKED) {

@@ -29,6 +29,11 @@ typedef struct {
     lanes_http_msg *(*begin)(void *ctx);
     /* The head has started, or it is complete and a body may follow. */
     void (*progress)(void *ctx);
+    /* Optional. The head is complete and announces a body: a lower body
+     * limit for this message (0: limits->max_body only), with the 413's
+     * explanation written into why[0..cap). Lets the owner apply a per-route
+     * limit before any body byte is read. */
+    size_t (*body_limit)(void *ctx, char *why, size_t cap);
 } lanes_http_parser_cbs;
 
 typedef struct lanes_http_parser {
@@ -45,6 +50,8 @@ typedef struct lanes_http_parser {
     uint8_t head_state;            /* where the strict head scan stands (parser.c) */
     uint8_t chunked_done;          /* the message just completed was chunked */
     char prev_byte;                /* the last byte consumed by the previous feed */
+    size_t body_max;               /* this message's body limit: limits->max_body or body_limit()'s */
+    char body_why[128];            /* body_limit()'s 413 explanation */
 } lanes_http_parser;
 
 /* What lanes_http_parser_feed did. */

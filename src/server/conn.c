@@ -18,6 +18,7 @@
 
 #include "app/dispatch.h"
 #include "app/response.h"
+#include "app/route.h"
 #include "app/stats.h"
 #include "app/stream.h"
 #include "app/wq.h"
@@ -678,9 +679,18 @@ static void on_message_progress(void *ctx)
     lanes_conn_head_started(ctx);
 }
 
+/* The head announces a body: its route's own limit, so that a body over it
+ * is refused (413, closing) before it is read. */
+static size_t on_message_body_limit(void *ctx, char *why, size_t cap)
+{
+    lanes_conn *c = ctx;
+    return c->req ? lanes_req_route_body_limit(c->req, c->worker->rt.app, why, cap) : 0;
+}
+
 static const lanes_http_parser_cbs parser_cbs = {
     .begin = on_message_begin,
     .progress = on_message_progress,
+    .body_limit = on_message_body_limit,
 };
 
 /* Descriptors kept free for everything but new connections (the pool's

@@ -128,6 +128,8 @@ int main(int argc, char **argv)
     lanes_route_ex(app, "POST", "/undeclared", undeclared, LANES_LOOP, &o);
     lanes_route_ex(app, "POST", "/wrongtype", wrong_type, LANES_THREAD, &o);
     lanes_route_ex(app, "POST", "/badanswer", bad_answer, LANES_LOOP, &checked);
+    lanes_route_ex(app, "POST", "/badanswer/job", bad_answer, LANES_JOB, &checked);   /* its result is checked */
+    lanes_route_ex(app, "POST", "/goodanswer/job", total, LANES_JOB, &checked);
     lanes_route_ex(app, "GET", "/nobody", undeclared, LANES_LOOP, NULL);
     return lanes_main(app, argc, argv);
 }

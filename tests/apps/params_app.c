@@ -115,6 +115,14 @@ static void upload(lanes_req *req)
 }
 
 /* Takes the upload, then fails without answering: the spooled file must go anyway. */
+/* A route with a 1 KiB body limit: answers the length it got. */
+static void small_body(lanes_req *req)
+{
+    size_t len = 0;
+    lanes_body(req, &len);
+    lanes_jsonf(req, 200, "{\"len\":%zu}", len);
+}
+
 static void upload_then_fail(lanes_req *req)
 {
     lanes_upload u;
@@ -150,6 +158,8 @@ int main(int argc, char **argv)
     lanes_route_ex(app, "POST", "/upload/process", upload, LANES_PROCESS, &up);
     lanes_route(app, "POST", "/upload/fail", upload_then_fail, LANES_THREAD);
     lanes_route(app, "POST", "/upload/lazy", upload, LANES_LOOP);   /* no .files: checked by lanes_file */
+    lanes_route_opts small = { .max_body = 1024 };
+    lanes_route_ex(app, "POST", "/small", small_body, LANES_LOOP, &small);
     const char *bad_pattern = getenv("LANES_TEST_BAD_PATTERN");
     lanes_route_opts bad = { .query = getenv("LANES_TEST_BAD_QUERY"), .header = getenv("LANES_TEST_BAD_HEADER"),
                              .cookie = getenv("LANES_TEST_BAD_COOKIE"), .files = getenv("LANES_TEST_BAD_FILES") };

@@ -153,9 +153,17 @@ class NotesTest(unittest.TestCase):
             r = self.post(text)
             self.assertEqual(r.status_code, 422, (text, r.text))
             self.assertIn(needle, r.json()["detail"][0]["msg"], text)
-        # yajl decodes an unpaired UTF-16 surrogate escape to "?" (docs/BODIES.md).
-        r = self.post(b'{"title":"a\\ud800b"}')
-        self.assertEqual((r.status_code, r.json()["title"]), (201, "a?b"))
+        # Unpaired UTF-16 surrogate escapes (yajl alone would decode them to "?"),
+        # the byte named is the escape's backslash; a pair is one code point.
+        for text, pos, words in [(b'{"title":"a\\ud800b"}', 11, "\\ud800 in a string (a high surrogate"),
+                                 (b'{"title":"\\udc00x"}', 10, "\\udc00 in a string (a low surrogate"),
+                                 (b'{"title":"\\ud800\\u0041"}', 10, "unpaired UTF-16 surrogate"),
+                                 (b'{"title":"x","t\\udfff":1}', 15, "\\udfff")]:
+            e = self.json_error(text, words)
+            self.assertEqual(e["loc"][1], pos, text)
+            self.assertIn("byte %d)" % pos, e["msg"])
+        r = self.post(b'{"title":"\\ud83d\\ude00 \\\\ud800"}')
+        self.assertEqual((r.status_code, r.json()["title"]), (201, "\U0001F600 \\ud800"))
 
     def test_deep_nesting(self):
         self.json_error(b'{"title":' + b"[" * 10000 + b"]" * 10000 + b"}", "maximum nesting depth (512)")
@@ -329,6 +337,35 @@ class BodyAppTest(unittest.TestCase):
         self.assertIn("a status the route does not declare", self.srv.log())
         r = requests.post(self.base + "/loop", json=self.ORDER, timeout=10)   # no model: not checked
         self.assertIsNone(r.headers.get("X-Lanes-Response-Mismatch"))
+
+    def wait_job(self, r):
+        self.assertEqual(r.status_code, 202, r.text)
+        url = self.base + r.json()["status_url"]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            doc = requests.get(url, timeout=10).json()
+            if doc["state"] in ("done", "failed"):
+                return doc
+            time.sleep(0.05)
+        self.fail("job not finished: %r" % doc)
+
+    def test_response_check_of_job_results(self):
+        # A JOB route's result is checked against its 200 model like a LOOP
+        # answer: the same log line, naming the route.
+        line = "POST /badanswer/job answered 200: its body does not fit the declared model"
+        self.assertNotIn(line, self.srv.log())
+        doc = self.wait_job(requests.post(self.base + "/badanswer/job", json=self.ORDER, timeout=10))
+        self.assertEqual(doc["state"], "done", doc)
+        deadline = time.monotonic() + 5
+        while line not in self.srv.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn(line, self.srv.log())
+        # A result that fits, and the 202 the submission got, are not flagged.
+        doc = self.wait_job(requests.post(self.base + "/goodanswer/job", json=self.ORDER, timeout=10))
+        self.assertEqual(json.loads(doc["result"]["body"])["total"], 7)
+        time.sleep(0.2)
+        self.assertNotIn("POST /goodanswer/job answered", self.srv.log())
+        self.assertNotIn("/badanswer/job answered 202", self.srv.log())
 
     def test_bad_declarations_are_refused_with_a_reason(self):
         p = subprocess.run([APP], env=dict(os.environ, BODY_APP_BAD="1"), capture_output=True, text=True,

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 import requests
@@ -207,6 +208,50 @@ class Uploads(lanesrv.ServerTestCase):
         r = self.post("/upload", files={"upload": ("big.bin", b"x" * (3 * 1024 * 1024 + 1))})
         self.assertEqual(r.status_code, 413)
         self.assertIn("limit 3145728 bytes", r.json()["detail"])
+
+    # ---- the route's max_body, applied at head-complete (issue 16) ------------
+
+    def small_head(self, extra):
+        return ("POST /small HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % extra).encode()
+
+    def test_route_limit_answers_from_the_head_alone(self):
+        # Only the head is sent: the answer must come without the body, and
+        # the connection is closed (the unread body would follow).
+        for cl in (10 * 1024 * 1024, 1025):   # over the server's 8m limit too; just over the route's
+            with self.subTest(content_length=cl):
+                t0 = time.monotonic()
+                r, closed = lanesrv.raw_exchange(self.srv.port, self.small_head("Content-Length: %d\r\n" % cl))
+                self.assertLess(time.monotonic() - t0, 3.0)
+                self.assertEqual(r.status, 413, r)
+                self.assertIn("POST /small (limit 1024 bytes)", json.loads(r.body)["detail"])
+                self.assertTrue(closed, "connection left open after a 413 with an unread body")
+
+    def test_route_limit_refuses_before_100_continue(self):
+        with lanesrv.connect(self.srv.port, 5) as s:
+            s.sendall(self.small_head("Content-Length: 4096\r\nExpect: 100-continue\r\n"))
+            r = lanesrv.Reader(s).response()
+        self.assertEqual(r.status, 413, r)   # not 100 Continue: the client keeps its body
+
+    def test_route_limit_cuts_a_chunked_body_off(self):
+        with lanesrv.connect(self.srv.port, 5) as s:
+            s.sendall(self.small_head("Transfer-Encoding: chunked\r\n"))
+            s.sendall(b"258\r\n" + b"a" * 600 + b"\r\n")   # 600 bytes: under the limit
+            s.sendall(b"258\r\n" + b"b" * 600 + b"\r\n")   # 1200: over it; no last chunk is sent
+            rd = lanesrv.Reader(s)
+            r = rd.response()
+            self.assertEqual(r.status, 413, r)
+            self.assertIn("limit 1024 bytes", json.loads(r.body)["detail"])
+            self.assertTrue(rd.closed(5))
+
+    def test_route_limit_lets_its_size_through_and_keeps_alive(self):
+        body = b"k" * 1024
+        with lanesrv.connect(self.srv.port, 5) as s:
+            rd = lanesrv.Reader(s)
+            for _ in range(2):   # the same connection serves the next request
+                s.sendall(self.small_head("Content-Length: %d\r\n" % len(body)) + body)
+                r = rd.response()
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(json.loads(r.body), {"len": 1024})
 
     def test_missing_required_file_is_422_before_the_handler(self):
         r = self.post("/upload", files={"extra": ("e.txt", b"e")}, data={"title": "t"})

@@ -80,10 +80,27 @@ static void test_refusals(void **state)
     load_bad("{\"a\":1}x", 8, "trailing garbage", 8);
     load_bad("{\"a\":99999999999999999999}", 26, "integer overflow", 5);
     load_bad("", 0, "premature EOF", 0);
+    /* Unpaired surrogate escapes (yajl alone makes them "?"): the byte named is the backslash. */
+    load_bad("{\"a\":\"\\ud800\"}", 14, "unpaired UTF-16 surrogate escape \\ud800", 6);
+    load_bad("{\"a\":\"\\udc00x\"}", 15, "\\udc00 in a string (a low surrogate", 6);
+    load_bad("{\"a\":\"ok\\\\\\uDBFF\\u0041\"}", 24, "\\uDBFF", 10);   /* after an escaped backslash; not a pair */
+    load_bad("{\"k\\ud800\":1}", 14, "\\ud800", 3);                      /* in a key */
+    load_bad("[\"\\\"\\ud83d\\ude00\", \"\\ude00\"]", 28, "low surrogate", 20); /* after a good pair */
     char deep[2000];
     memset(deep, '[', 600);
     memset(deep + 600, ']', 600);
     load_bad(deep, 1200, "maximum nesting depth", 513);   /* the 513th "[" */
+}
+
+static void test_surrogate_pairs_and_lookalikes(void **state)
+{
+    (void)state;
+    /* A pair is one code point; an escaped backslash before "ud800" is text, not an escape. */
+    json_t *v = load_ok("{\"a\":\"\\ud83d\\ude00\",\"b\":\"\\\\ud800\",\"c\\u00e9\":\"\\\"\"}");
+    assert_string_equal(json_string_value(json_object_get(v, "a")), "\xf0\x9f\x98\x80");
+    assert_string_equal(json_string_value(json_object_get(v, "b")), "\\ud800");
+    assert_string_equal(json_string_value(json_object_get(v, "c\xc3\xa9")), "\"");
+    json_decref(v);
 }
 
 static void test_error_line_and_column(void **state)
@@ -158,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_escaped_keys),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_surrogate_pairs_and_lookalikes),
         cmocka_unit_test(test_error_line_and_column),
         cmocka_unit_test(test_check_and_defaults),
         cmocka_unit_test(test_bad_declarations),

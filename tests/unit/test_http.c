@@ -26,6 +26,7 @@ typedef struct {
     lanes_http_msg msgs[4];
     int nbegun;
     int progress;
+    int asked;                     /* body_limit calls */
 } owner;
 
 static lanes_http_msg *begin(void *ctx)
@@ -244,6 +245,50 @@ static int run_case(const char *req, size_t step, const char **msg)
     return status;
 }
 
+/* An owner whose "route" allows 8 body bytes (body_limit), asked only when a body is announced. */
+static size_t small_limit(void *ctx, char *why, size_t cap)
+{
+    ((owner *)ctx)->asked++;
+    snprintf(why, cap, "too large for POST /small (limit 8 bytes)");
+    return 8;
+}
+
+static const lanes_http_parser_cbs cbs_limited = { .begin = begin, .progress = progress, .body_limit = small_limit };
+
+static void test_owner_body_limit(void **state)
+{
+    (void)state;
+    struct { const char *req; int rc; int asked; } cases[] = {
+        /* Over it by Content-Length: refused from the head, no body byte sent. */
+        { "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n", LANES_HTTP_ERROR, 1 },
+        /* Over the server's limit too (64): the owner's, lower, is named. */
+        { "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", LANES_HTTP_ERROR, 1 },
+        /* Chunked: cut off as it passes 8, the last chunk never sent. */
+        { "POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n5\r\nfghij\r\n",
+          LANES_HTTP_ERROR, 1 },
+        { "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n12345678", LANES_HTTP_DONE, 1 },
+        /* No body: the owner is not asked (a GET pays nothing). */
+        { "GET /small HTTP/1.1\r\nHost: x\r\n\r\n", LANES_HTTP_DONE, 0 },
+        { "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", LANES_HTTP_DONE, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        owner o;
+        owner_init(&o);
+        lanes_http_parser_init(&o.p, &o.limits, &cbs_limited, &o);
+        size_t used;
+        int rc = feed(&o, cases[i].req, &used);
+        if (rc != cases[i].rc || o.asked != cases[i].asked)
+            fail_msg("case %zu: rc %d asked %d", i, rc, o.asked);
+        if (rc == LANES_HTTP_ERROR) {
+            char buf[100];
+            const char *msg;
+            assert_int_equal(lanes_http_parser_error(&o.p, buf, sizeof buf, &msg), 413);
+            assert_string_equal(msg, "too large for POST /small (limit 8 bytes)");
+        }
+        owner_free(&o);
+    }
+}
+
 static void test_leniencies(void **state)
 {
     (void)state;
@@ -373,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_pipelined_pause_one_at_a_time),
         cmocka_unit_test(test_limits_as_bytes_arrive),
         cmocka_unit_test(test_strictness),
+        cmocka_unit_test(test_owner_body_limit),
         cmocka_unit_test(test_leniencies),
         cmocka_unit_test(test_value_trailing_ws_trimmed),
         cmocka_unit_test(test_head_scan_per_message),

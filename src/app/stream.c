@@ -530,7 +530,7 @@ int lanes_sse_begin(lanes_req *req, double keepalive_s)
         if (on_loop(req))
             start_keepalive(&s->q);
         else
-            s->q.loop_hook = start_keepalive;   /* the head's flush runs it */
+            lanes_wq_on_loop(&s->q, start_keepalive);   /* the loop starts the timer */
     }
     return rc;
 }

@@ -131,6 +131,7 @@ static int flush_one(lanes_wq *q)
      * queue: else the thread would see room that is not there. */
     q->wire += (long)q->lbuf.len;
     int terr = q->terr;
+    void (*hook)(lanes_wq *) = q->loop_hook;   /* set by a pool thread: read under the lock */
     pthread_mutex_unlock(&hub->mu);
     int rc = 0;
     if (q->lbuf.len && !terr) {
@@ -138,8 +139,8 @@ static int flush_one(lanes_wq *q)
         rc = req->conn ? req->rt->ops->write(req, &b, 1) : -EPIPE;
     }
     lanes_buf_trim(&q->lbuf, 4 * q->high);
-    if (q->loop_hook)
-        q->loop_hook(q);
+    if (hook)
+        hook(q);
     sync_thread_side(q);
     return rc;
 }
@@ -194,6 +195,22 @@ static int mark_dirty(struct lanes_wq_hub *hub, lanes_wq *q)
     q->next_dirty = hub->dirty;
     hub->dirty = q;
     return 1;
+}
+
+void lanes_wq_on_loop(lanes_wq *q, void (*hook)(lanes_wq *q))
+{
+    struct lanes_wq_hub *hub = q->req->rt->wqhub;
+    if (!hub)
+        return;
+    /* Under the lock, and with a flush of its own: the head's flush may
+     * already have run, and a hook set unseen by the loop would never run
+     * (a keep-alive timer that never starts). TSan found the unlocked store. */
+    pthread_mutex_lock(&hub->mu);
+    q->loop_hook = hook;
+    int signal = mark_dirty(hub, q);
+    pthread_mutex_unlock(&hub->mu);
+    if (signal)
+        uv_async_send(&hub->async);
 }
 
 void lanes_wq_fini(lanes_wq *q)

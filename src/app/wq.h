@@ -74,6 +74,9 @@ int lanes_wq_init(lanes_wq *q, lanes_req *req, size_t high);
 /* Loop thread, once nobody writes any more: hands over what a pool thread
  * left, unlinks q from the hub, forgets its bytes in rt->stream_queued. */
 void lanes_wq_fini(lanes_wq *q);
+/* A pool thread: hook runs on the loop thread at the next flush (one is
+ * asked for now), and at each flush after it (q->loop_hook). */
+void lanes_wq_on_loop(lanes_wq *q, void (*hook)(lanes_wq *q));
 
 /* The handler's lane (LOOP coroutine or pool thread): queues bufs and waits
  * while the queue is at the mark. 0 or a negative errno. */

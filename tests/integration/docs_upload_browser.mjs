@@ -9,43 +9,19 @@
 // Prints one JSON line with what it saw. Exit 0 when every step ran, 1 when
 // a step failed, 3 when playwright-core or Chromium is not installed. Talks to
 // BASE_URL only; Chromium's background traffic is switched off by its flags.
-import { createRequire } from "node:module";
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { chromiumSession } from "./chromium.mjs";
 
-const modules = process.env.LANES_NODE_MODULES || "/usr/local/lib/lanes-test/node_modules";
-const chromiumPath = process.env.LANES_CHROMIUM || "/usr/bin/chromium";
 const [base, file] = process.argv.slice(2);
 if (!base || !file) {
     console.error("usage: node docs_upload_browser.mjs BASE_URL FILE");
     process.exit(2);
 }
 
-let chromium;
-try {
-    ({ chromium } = createRequire(join(modules, "..", "resolver.cjs"))("playwright-core"));
-} catch (e) {
-    console.log(JSON.stringify({ missing: "playwright-core: " + (e.message || e) }));
-    process.exit(3);
-}
-if (!existsSync(chromiumPath)) {
-    console.log(JSON.stringify({ missing: "chromium: no " + chromiumPath }));
-    process.exit(3);
-}
+const browser = chromiumSession();
 
 const out = { steps: [] };
-const profile = mkdtempSync(join(tmpdir(), "lanes-chromium-"));
-let ctx;
 try {
-    ctx = await chromium.launchPersistentContext(profile, {
-        executablePath: chromiumPath,
-        headless: true,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        viewport: { width: 1280, height: 900 },
-        timeout: 60000,
-    });
+    const ctx = await browser.launch({ viewport: { width: 1280, height: 900 } });
     const page = ctx.pages()[0] || await ctx.newPage();
     page.setDefaultTimeout(30000);
     page.on("pageerror", (e) => out.steps.push("pageerror: " + e.message));
@@ -68,14 +44,9 @@ try {
         .first().innerText()).trim();
     out.steps.push("executed");
     console.log(JSON.stringify(out));
-    await ctx.close();
-    rmSync(profile, { recursive: true, force: true });
-    process.exit(0);
+    await browser.finish(0);
 } catch (e) {
     out.error = String(e && e.message ? e.message : e);
     console.log(JSON.stringify(out));
-    if (ctx)
-        await ctx.close().catch(() => {});
-    rmSync(profile, { recursive: true, force: true });
-    process.exit(1);
+    await browser.finish(1);
 }

@@ -10,13 +10,8 @@
 // Prints one JSON line: { events: [{id, data}], opens, errors }. Exit 0 when
 // it ran (the Python side judges), 1 on a failure, 3 when playwright-core or
 // Chromium is not installed. Talks to BASE_URL only.
-import { createRequire } from "node:module";
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { chromiumSession } from "./chromium.mjs";
 
-const modules = process.env.LANES_NODE_MODULES || "/usr/local/lib/lanes-test/node_modules";
-const chromiumPath = process.env.LANES_CHROMIUM || "/usr/bin/chromium";
 const [base, path, wantArg] = process.argv.slice(2);
 if (!base || !path || !wantArg) {
     console.error("usage: node sse_browser.mjs BASE_URL PATH WANT");
@@ -24,28 +19,10 @@ if (!base || !path || !wantArg) {
 }
 const want = parseInt(wantArg, 10);
 
-let chromium;
-try {
-    ({ chromium } = createRequire(join(modules, "..", "resolver.cjs"))("playwright-core"));
-} catch (e) {
-    console.log(JSON.stringify({ missing: "playwright-core: " + (e.message || e) }));
-    process.exit(3);
-}
-if (!existsSync(chromiumPath)) {
-    console.log(JSON.stringify({ missing: "chromium: no " + chromiumPath }));
-    process.exit(3);
-}
+const browser = chromiumSession();
 
-const profile = mkdtempSync(join(tmpdir(), "lanes-chromium-"));
-let ctx;
 try {
-    ctx = await chromium.launchPersistentContext(profile, {
-        executablePath: chromiumPath,
-        headless: true,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        timeout: 60000,
-    });
+    const ctx = await browser.launch();
     const page = ctx.pages()[0] || await ctx.newPage();
     // Same origin as the stream: the page is the server's own GET /.
     await page.goto(base + "/", { waitUntil: "load" });
@@ -64,13 +41,8 @@ try {
         setTimeout(() => done("timeout"), 30000);
     }), [path, want]);
     console.log(JSON.stringify(out));
-    await ctx.close();
-    rmSync(profile, { recursive: true, force: true });
-    process.exit(0);
+    await browser.finish(0);
 } catch (e) {
     console.log(JSON.stringify({ error: String(e && e.message ? e.message : e) }));
-    if (ctx)
-        await ctx.close().catch(() => {});
-    rmSync(profile, { recursive: true, force: true });
-    process.exit(1);
+    await browser.finish(1);
 }

@@ -9,34 +9,17 @@
 // Prints one JSON line with what it saw. Exit 0 when every step ran (the
 // Python side judges the content), 1 when a step failed, 3 when playwright-core
 // or Chromium is not installed. Talks to the two base URLs only.
-import { createRequire } from "node:module";
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { chromiumSession } from "./chromium.mjs";
 
-const modules = process.env.LANES_NODE_MODULES || "/usr/local/lib/lanes-test/node_modules";
-const chromiumPath = process.env.LANES_CHROMIUM || "/usr/bin/chromium";
 const [chat, demo] = process.argv.slice(2);
 if (!chat || !demo) {
     console.error("usage: node ws_browser.mjs CHAT_BASE_URL DEMO_BASE_URL");
     process.exit(2);
 }
 
-let chromium;
-try {
-    ({ chromium } = createRequire(join(modules, "..", "resolver.cjs"))("playwright-core"));
-} catch (e) {
-    console.log(JSON.stringify({ missing: "playwright-core: " + (e.message || e) }));
-    process.exit(3);
-}
-if (!existsSync(chromiumPath)) {
-    console.log(JSON.stringify({ missing: "chromium: no " + chromiumPath }));
-    process.exit(3);
-}
+const browser = chromiumSession();
 
 const out = { steps: [] };
-const profile = mkdtempSync(join(tmpdir(), "lanes-chromium-"));
-let ctx;
 
 async function say(page, text) {
     await page.fill("#say", text);
@@ -49,13 +32,7 @@ async function waitLine(page, text) {
 }
 
 try {
-    ctx = await chromium.launchPersistentContext(profile, {
-        executablePath: chromiumPath,
-        headless: true,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        timeout: 60000,
-    });
+    const ctx = await browser.launch();
     const a = ctx.pages()[0] || await ctx.newPage();
     const b = await ctx.newPage();
     for (const p of [a, b]) {
@@ -118,14 +95,9 @@ try {
     }, demo.replace("http://", "ws://") + "/ws/echo/deflate");
     out.steps.push("deflate");
     console.log(JSON.stringify(out));
-    await ctx.close();
-    rmSync(profile, { recursive: true, force: true });
-    process.exit(0);
+    await browser.finish(0);
 } catch (e) {
     out.error = String(e && e.message ? e.message : e);
     console.log(JSON.stringify(out));
-    if (ctx)
-        await ctx.close().catch(() => {});
-    rmSync(profile, { recursive: true, force: true });
-    process.exit(1);
+    await browser.finish(1);
 }
